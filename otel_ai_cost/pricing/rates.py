@@ -1,0 +1,176 @@
+"""Resolved prices of one model and the arithmetic that applies them to a `Usage`.
+
+Catalog lookups (name matching, Decimal data) are slow; they happen once per (provider, model,
+tier) and end in these small float records, which the hot path multiplies out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from otel_ai_cost.pricing.cost import CostBreakdown
+from otel_ai_cost.usage import Usage
+
+PER_MILLION = 1_000_000.0
+
+
+@dataclass(slots=True, frozen=True)
+class TokenRates:
+    """USD per 1M tokens. A missing cache or modality rate falls back to the plain rate."""
+
+    input: float
+    output: float
+    cache_read: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+    input_audio: float | None = None
+    input_image: float | None = None
+    output_audio: float | None = None
+    output_image: float | None = None
+    per_request: float = 0.0
+    """USD per request, for providers that add a request fee."""
+
+    def scaled(self, factor: float) -> TokenRates:
+        def scale(value: float | None) -> float | None:
+            return None if value is None else value * factor
+
+        return TokenRates(
+            input=self.input * factor,
+            output=self.output * factor,
+            cache_read=scale(self.cache_read),
+            cache_write=scale(self.cache_write),
+            cache_write_1h=scale(self.cache_write_1h),
+            input_audio=scale(self.input_audio),
+            input_image=scale(self.input_image),
+            output_audio=scale(self.output_audio),
+            output_image=scale(self.output_image),
+            per_request=self.per_request * factor,
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class TieredTokenRates:
+    """Rates that change with the request's input size (long-context tiers).
+
+    Crossing a threshold prices the whole request at that tier, as Anthropic and Google bill.
+    """
+
+    base: TokenRates
+    tiers: tuple[tuple[int, TokenRates], ...] = ()
+    """(threshold, rates) ascending; a tier applies when input tokens exceed its threshold."""
+
+    def for_input(self, input_tokens: int) -> TokenRates:
+        rates = self.base
+        for threshold, tier_rates in self.tiers:
+            if input_tokens > threshold:
+                rates = tier_rates
+            else:
+                break
+        return rates
+
+    def scaled(self, factor: float) -> TieredTokenRates:
+        return TieredTokenRates(
+            self.base.scaled(factor), tuple((start, rates.scaled(factor)) for start, rates in self.tiers)
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class ImageRate:
+    """USD for one generated image, by one of the ways image APIs bill.
+
+    Exactly one of the three is set. `per_step` and `per_megapixel` need the request's steps or
+    size; without them the image cannot be priced.
+    """
+
+    per_image: float | None = None
+    per_step: float | None = None
+    per_megapixel: float | None = None
+    first_megapixel: float | None = None
+    """With `per_megapixel`: a different price for the first megapixel (FLUX.2 bills so)."""
+
+    def cost(self, count: int, megapixels: float | None, steps: int | None) -> float | None:
+        if self.per_image is not None:
+            return count * self.per_image
+        if self.per_step is not None:
+            return None if steps is None else count * steps * self.per_step
+        if self.per_megapixel is not None and megapixels is not None:
+            first = self.first_megapixel if self.first_megapixel is not None else self.per_megapixel
+            billed = max(1.0, -(-megapixels // 1))  # whole megapixels, rounded up, at least one
+            return count * (first + (billed - 1) * self.per_megapixel)
+        return None
+
+
+@dataclass(slots=True, frozen=True)
+class ModelPrices:
+    """Everything needed to price one model, as resolved from a catalog."""
+
+    model: str
+    """The catalog's id for the model."""
+    source: str
+    tokens: TieredTokenRates | None = None
+    images: dict[tuple[str, str], ImageRate] = field(default_factory=dict)
+    """(size, quality) -> rate; "*" matches any size or quality."""
+
+    def with_tokens(self, tokens: TieredTokenRates | None) -> ModelPrices:
+        return replace(self, tokens=tokens)
+
+    def image_rate(self, size: str | None, quality: str | None) -> ImageRate | None:
+        size_key = size or "*"
+        quality_key = (quality or "standard").lower()
+        images = self.images
+        return (
+            images.get((size_key, quality_key))
+            or images.get((size_key, "*"))
+            or images.get(("*", quality_key))
+            or images.get(("*", "*"))
+        )
+
+
+def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
+    """Effective USD for the tokens of `usage` at `rates` (all token counts are per request)."""
+    input_rate = rates.input
+    cache_read = min(usage.cache_read_tokens, usage.input_tokens)
+    cache_write_5m = usage.cache_write_tokens
+    cache_write_1h = usage.cache_write_1h_tokens
+    uncached = max(usage.input_tokens - cache_read - cache_write_5m - cache_write_1h, 0)
+
+    audio_in = min(usage.input_audio_tokens, uncached)
+    image_in = min(usage.input_image_tokens, uncached - audio_in)
+    text_in = uncached - audio_in - image_in
+    input_usd = (
+        text_in * input_rate
+        + audio_in * _or(rates.input_audio, input_rate)
+        + image_in * _or(rates.input_image, input_rate)
+    )
+
+    cache_read_usd = cache_read * _or(rates.cache_read, input_rate)
+    cache_write_rate = _or(rates.cache_write, input_rate)
+    cache_write_usd = cache_write_5m * cache_write_rate + cache_write_1h * _or(rates.cache_write_1h, cache_write_rate)
+
+    output_rate = rates.output
+    audio_out = min(usage.output_audio_tokens, usage.output_tokens)
+    image_out = min(usage.output_image_tokens, usage.output_tokens - audio_out)
+    text_out = usage.output_tokens - audio_out - image_out
+    output_usd = (
+        text_out * output_rate
+        + audio_out * _or(rates.output_audio, output_rate)
+        + image_out * _or(rates.output_image, output_rate)
+    )
+    return CostBreakdown(
+        input_usd=input_usd / PER_MILLION + rates.per_request,
+        cached_input_usd=cache_read_usd / PER_MILLION,
+        cache_write_usd=cache_write_usd / PER_MILLION,
+        output_usd=output_usd / PER_MILLION,
+    )
+
+
+def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
+    """What the cache hits of `usage` saved against paying the plain input rate for them."""
+    if rates.cache_read is None:
+        return 0.0
+    cache_read = min(usage.cache_read_tokens, usage.input_tokens)
+    return max(cache_read * (rates.input - rates.cache_read), 0.0) / PER_MILLION
+
+
+def _or(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
