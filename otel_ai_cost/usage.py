@@ -64,6 +64,8 @@ class Usage:
     service_tier: str = ServiceTier.DEFAULT
     deployment: str | None = None
     """Azure OpenAI deployment name or Bedrock provisioned model, when the request named one."""
+    estimated: bool = False
+    """The token counts are an estimate (e.g. a stream that reported no usage)."""
     provider_reported_cost: float | None = None
     """Cost in USD stated by the provider itself in the response (e.g. OpenRouter)."""
     request_time: datetime | None = None

@@ -1,0 +1,49 @@
+"""otel-ai-cost: a price tag on every LLM and image-generation API call, inside OpenTelemetry.
+
+Public API:
+- `Usage`: the normalized record of one billable request.
+- `price(usage)`: its `Cost` in USD (or an explicit unpriced reason), with the process-wide
+  engine configured from `OTEL_AI_COST_*` environment variables.
+- `PriceEngine`: an engine of your own (e.g. another overrides file).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from otel_ai_cost.pricing import Cost, CostBreakdown, OverridesError, PriceEngine, UnpricedReason
+from otel_ai_cost.usage import Operation, ServiceTier, Usage
+
+__all__ = [
+    "Cost",
+    "CostBreakdown",
+    "Operation",
+    "OverridesError",
+    "PriceEngine",
+    "ServiceTier",
+    "UnpricedReason",
+    "Usage",
+    "default_engine",
+    "price",
+]
+
+_engine: PriceEngine | None = None
+_engine_lock = threading.Lock()
+
+
+def default_engine() -> PriceEngine:
+    """The process-wide engine, created on first use from `OTEL_AI_COST_*` settings."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                from otel_ai_cost.config import Settings
+
+                settings = Settings.from_env()
+                _engine = PriceEngine(settings.prices_file, reload_interval=settings.prices_reload_seconds)
+    return _engine
+
+
+def price(usage: Usage) -> Cost:
+    """USD cost of one request; never raises (failures come back as unpriced)."""
+    return default_engine().price(usage)

@@ -1,0 +1,214 @@
+"""Usage -> Cost: the catalogs, the user's overrides and the billing modifiers in one place.
+
+Resolving a (provider, model) against the catalogs is slow (name matching), so each resolution,
+misses included, is cached until the overrides file changes. After that, pricing a request is
+a dictionary lookup and some float arithmetic.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from otel_ai_cost.pricing.cost import Cost, CostBreakdown, PriceSource, UnpricedReason
+from otel_ai_cost.pricing.image_catalog import ImageCatalog
+from otel_ai_cost.pricing.overrides import Overrides, OverridesWatcher
+from otel_ai_cost.pricing.rates import ModelPrices, TieredTokenRates, cache_read_savings, token_cost
+from otel_ai_cost.pricing.token_catalog import TokenCatalog, TokenPriceMatch
+from otel_ai_cost.usage import ServiceTier, Usage
+
+logger = logging.getLogger(__name__)
+
+# Providers that bill batch jobs at half the standard price, applied when the catalog has no
+# explicit batch price for a model.
+BATCH_DISCOUNT = {
+    "openai": 0.5,
+    "azure.ai.openai": 0.5,
+    "anthropic": 0.5,
+    "gcp.gemini": 0.5,
+    "gcp.vertex_ai": 0.5,
+    "aws.bedrock": 0.5,
+}
+
+
+@dataclass(slots=True)
+class _Resolved:
+    """What the catalogs and overrides say about one (provider, model, deployment)."""
+
+    model: str | None
+    tokens: TokenPriceMatch | ModelPrices | None
+    images: ModelPrices | None
+    discount_factor: float
+    provisioned: bool
+    miss_reason: str
+
+    def token_rates(self, tier: str, when: datetime | None) -> tuple[TieredTokenRates, bool, str]:
+        tokens = self.tokens
+        if isinstance(tokens, TokenPriceMatch):
+            rates, tier_found = tokens.rates(tier, when)
+            return rates, tier_found, PriceSource.GENAI_PRICES
+        assert tokens is not None and tokens.tokens is not None
+        return tokens.tokens, tier == ServiceTier.DEFAULT, tokens.source
+
+
+class PriceEngine:
+    """Prices `Usage` records. Never raises from `price`: failures come back as unpriced."""
+
+    def __init__(
+        self,
+        prices_file: str | os.PathLike[str] | None = None,
+        *,
+        reload_interval: float = 2.0,
+        token_catalog: TokenCatalog | None = None,
+        image_catalog: ImageCatalog | None = None,
+    ) -> None:
+        self.overrides = OverridesWatcher(prices_file, reload_interval)
+        self.tokens = token_catalog or TokenCatalog()
+        self.images = image_catalog or ImageCatalog()
+        self._cache: dict[tuple[str, str, str | None], _Resolved] = {}
+        self._generation = self.overrides.generation
+        self._failed_once = False
+
+    def price(self, usage: Usage) -> Cost:
+        try:
+            return self._price(usage)
+        except Exception:
+            if not self._failed_once:
+                self._failed_once = True
+                logger.exception("otel-ai-cost: could not price %s %s", usage.provider, usage.model)
+            return Cost.unpriced(UnpricedReason.PRICING_ERROR, usage.model)
+
+    def resolve(self, provider: str, model: str, deployment: str | None = None) -> _Resolved:
+        overrides = self.overrides.current()
+        if self.overrides.generation != self._generation:
+            self._cache.clear()
+            self._generation = self.overrides.generation
+        key = (provider, model, deployment)
+        resolved = self._cache.get(key)
+        if resolved is None:
+            resolved = self._resolve(overrides, provider, model, deployment)
+            self._cache[key] = resolved
+            if resolved.tokens is None and resolved.images is None:
+                logger.warning(
+                    "otel-ai-cost: no price for %s model %r (%s); its requests are recorded as unpriced",
+                    provider,
+                    model,
+                    resolved.miss_reason,
+                )
+        return resolved
+
+    def _resolve(self, overrides: Overrides, provider: str, model: str, deployment: str | None) -> _Resolved:
+        target = None
+        if deployment:
+            target = overrides.deployment(provider, deployment)
+        if target is None and model:
+            target = overrides.deployment(provider, model)
+        if target is not None:
+            model = target.model
+
+        own = overrides.model(provider, model)
+        tokens: TokenPriceMatch | ModelPrices | None = own if own is not None and own.tokens is not None else None
+        images = own if own is not None and own.images else None
+        miss_reason = UnpricedReason.UNKNOWN_MODEL
+        if tokens is None:
+            found = self.tokens.lookup(provider, model)
+            if isinstance(found, str):
+                miss_reason = found
+            else:
+                tokens = found
+        if images is None:
+            images = self.images.lookup(provider, model)
+            if images is not None:
+                miss_reason = UnpricedReason.UNKNOWN_MODEL
+
+        catalog_model = own.model if own is not None else None
+        if catalog_model is None and isinstance(tokens, TokenPriceMatch):
+            catalog_model = tokens.model_id
+        if catalog_model is None and images is not None:
+            catalog_model = images.model
+        return _Resolved(
+            model=catalog_model,
+            tokens=tokens,
+            images=images,
+            discount_factor=overrides.discount_factor(provider, model),
+            provisioned=target.provisioned if target is not None else False,
+            miss_reason=miss_reason,
+        )
+
+    def _price(self, usage: Usage) -> Cost:
+        if usage.provider_reported_cost is not None:
+            usd = float(usage.provider_reported_cost)
+            return Cost(priced=True, total_usd=usd, list_usd=usd, price_source=PriceSource.PROVIDER, model=usage.model)
+
+        model = usage.model or usage.deployment
+        if not model:
+            return Cost.unpriced(UnpricedReason.NO_MODEL)
+        resolved = self.resolve(usage.provider, model, usage.deployment)
+
+        estimated = usage.estimated
+        savings = 0.0
+        if usage.has_tokens:
+            if resolved.tokens is None:
+                return Cost.unpriced(resolved.miss_reason, model)
+            tier = usage.service_tier
+            rates, tier_found, source = resolved.token_rates(tier, usage.request_time)
+            tier_rates = rates.for_input(usage.input_tokens)
+            breakdown = token_cost(tier_rates, usage)
+            standard_rates = tier_rates
+            if tier != ServiceTier.DEFAULT:
+                standard_rates = resolved.token_rates(ServiceTier.DEFAULT, usage.request_time)[0].for_input(
+                    usage.input_tokens
+                )
+            # Savings: cache hits at the standard price, plus the batch discount on what was paid.
+            savings = cache_read_savings(standard_rates, usage)
+            if tier == ServiceTier.BATCH:
+                if tier_found:
+                    savings += max(token_cost(standard_rates, usage).total() - breakdown.total(), 0.0)
+                elif (factor := BATCH_DISCOUNT.get(usage.provider)) is not None:
+                    standard_usd = breakdown.total()
+                    breakdown = breakdown.scaled(factor)
+                    savings += standard_usd - breakdown.total()
+                else:
+                    estimated = True
+            elif tier != ServiceTier.DEFAULT and not tier_found:
+                estimated = True
+        elif usage.image_count > 0:
+            if resolved.images is None:
+                return Cost.unpriced(resolved.miss_reason, model)
+            rate = resolved.images.image_rate(usage.image_size, usage.image_quality)
+            usd = None
+            if rate is not None:
+                usd = rate.cost(usage.image_count, megapixels(usage.image_size), usage.image_steps)
+            if usd is None:
+                return Cost.unpriced(UnpricedReason.UNKNOWN_IMAGE_SIZE, resolved.model or model)
+            breakdown = CostBreakdown(images_usd=usd)
+            source = resolved.images.source
+        else:
+            return Cost.unpriced(UnpricedReason.NO_USAGE, resolved.model or model)
+
+        list_usd = breakdown.total()
+        factor = 0.0 if resolved.provisioned else resolved.discount_factor
+        if factor != 1.0:
+            breakdown = breakdown.scaled(factor)
+        return Cost(
+            priced=True,
+            total_usd=breakdown.total(),
+            list_usd=list_usd,
+            savings_usd=savings,
+            breakdown=breakdown,
+            estimated=estimated,
+            price_source=source,
+            model=resolved.model,
+        )
+
+
+def megapixels(size: str | None) -> float | None:
+    """"1024x1536" -> 1.572864; None when the size is missing or not WIDTHxHEIGHT."""
+    if not size:
+        return None
+    width, sep, height = size.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        return None
+    return int(width) * int(height) / 1_000_000

@@ -1,0 +1,163 @@
+"""Token prices from the genai-prices data bundled with the installed package.
+
+genai-prices does the model-name matching and holds historic prices, service-tier and batch
+variants and long-context tiers. This module turns its Decimal records into `TieredTokenRates`
+once per model and price period, so pricing a request is float arithmetic. It never fetches
+prices over the network: the bundled snapshot is what is installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from otel_ai_cost.pricing import names
+from otel_ai_cost.pricing.cost import PriceSource, UnpricedReason
+from otel_ai_cost.pricing.rates import TieredTokenRates, TokenRates
+from otel_ai_cost.usage import ServiceTier
+
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, ModelPrice, Provider
+
+# genai-prices price key -> TokenRates field (USD per 1M tokens).
+_RATE_FIELDS = {
+    "input_mtok": "input",
+    "output_mtok": "output",
+    "cache_read_mtok": "cache_read",
+    "cache_write_mtok": "cache_write",
+    "cache_write_1h_mtok": "cache_write_1h",
+    "input_audio_mtok": "input_audio",
+    "input_image_mtok": "input_image",
+    "output_audio_mtok": "output_audio",
+    "output_image_mtok": "output_image",
+}
+
+# The request context genai-prices selects price variants by.
+_TIER_CONTEXT: dict[str, dict[str, str]] = {
+    ServiceTier.BATCH: {"processing": "batch"},
+    ServiceTier.FLEX: {"service_tier": "flex"},
+    ServiceTier.PRIORITY: {"service_tier": "priority"},
+}
+
+
+@dataclass(slots=True)
+class TokenPriceMatch:
+    """A model found in the catalog, able to give its rates for any request time and tier."""
+
+    provider_id: str
+    model_id: str
+    info: ModelInfo
+    _memo: dict[tuple[int, str], tuple[TieredTokenRates, bool]] = field(default_factory=dict)
+
+    @property
+    def time_dependent(self) -> bool:
+        return not _is_model_price(self.info.prices)
+
+    def rates(self, tier: str, when: datetime | None) -> tuple[TieredTokenRates, bool]:
+        """Rates for `tier` at `when`, and whether the catalog has a price for that tier.
+
+        When it has none, the standard rates are returned with False, and the caller decides
+        (e.g. applies the published batch discount).
+        """
+        info = self.info
+        if _is_model_price(info.prices):
+            standard = info.prices
+        else:
+            standard = info.get_prices(when or datetime.now(tz=timezone.utc))
+        key = (id(standard), tier)
+        memo = self._memo.get(key)
+        if memo is None:
+            memo = self._resolve(standard, tier, when)
+            self._memo[key] = memo
+        return memo
+
+    def _resolve(self, standard: ModelPrice, tier: str, when: datetime | None) -> tuple[TieredTokenRates, bool]:
+        context = _TIER_CONTEXT.get(tier)
+        if context is None:
+            return _to_rates(standard), True
+        matches = [v for v in self.info.price_variants or () if v.when == context]
+        if not matches:
+            return _to_rates(standard), False
+        variant = self.info.get_prices(when or datetime.now(tz=timezone.utc), context)
+        return _to_rates(variant), True
+
+
+class TokenCatalog:
+    """Looks up (provider, model) in genai-prices; loads its data on first use."""
+
+    source = PriceSource.GENAI_PRICES
+
+    def __init__(self) -> None:
+        self._snapshot: Any = None
+
+    def _data(self) -> Any:
+        if self._snapshot is None:
+            from genai_prices import data_snapshot
+
+            self._snapshot = data_snapshot.get_snapshot()
+        return self._snapshot
+
+    def provider(self, provider: str) -> Provider | None:
+        from genai_prices.data_snapshot import find_provider_by_id
+
+        provider_id = names.GENAI_PRICES_PROVIDER.get(provider, provider)
+        return find_provider_by_id(self._data().providers, provider_id)
+
+    def lookup(self, provider: str, model: str) -> TokenPriceMatch | str:
+        """The model's prices, or the `UnpricedReason` why there are none."""
+        genai_provider = self.provider(provider)
+        if genai_provider is None:
+            return UnpricedReason.UNKNOWN_PROVIDER
+        all_providers = self._data().providers
+        for candidate in names.candidates(model):
+            info = genai_provider.find_model(candidate, all_providers=all_providers)
+            if info is not None:
+                return TokenPriceMatch(genai_provider.id, info.id, info)
+        return UnpricedReason.UNKNOWN_MODEL
+
+    def provider_for_model(self, model: str) -> str | None:
+        """The genai-prices id of the provider whose models' names match `model`, if any."""
+        try:
+            return self._data().find_provider(model.lower(), None, None).id
+        except LookupError:
+            return None
+
+    def providers(self) -> list[Provider]:
+        return list(self._data().providers)
+
+
+def _is_model_price(prices: object) -> bool:
+    return not isinstance(prices, list)
+
+
+def _to_rates(price: ModelPrice) -> TieredTokenRates:
+    """genai-prices' Decimal prices (some tiered by input size) -> float rates per tier."""
+    values: dict[str, Any] = {}
+    for key, rate_field in _RATE_FIELDS.items():
+        value = getattr(price, key, None)
+        if value is not None:
+            values[rate_field] = value
+    per_thousand_requests = getattr(price, "requests_kcount", None)
+
+    thresholds = sorted({t.start for v in values.values() if not isinstance(v, Decimal) for t in v.tiers})
+
+    def at(input_tokens: int) -> TokenRates:
+        floats = {name: float(_price_at(value, input_tokens)) for name, value in values.items()}
+        floats.setdefault("input", 0.0)
+        floats.setdefault("output", 0.0)
+        per_request = float(per_thousand_requests) / 1000 if isinstance(per_thousand_requests, Decimal) else 0.0
+        return TokenRates(per_request=per_request, **floats)
+
+    return TieredTokenRates(at(0), tuple((start, at(start + 1)) for start in thresholds))
+
+
+def _price_at(value: Any, input_tokens: int) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    price = value.base
+    for tier in value.tiers:
+        if input_tokens > tier.start:
+            price = tier.price
+    return price
