@@ -188,13 +188,14 @@ class PriceEngine:
         else:
             return Cost.unpriced(UnpricedReason.NO_USAGE, resolved.model or model)
 
-        list_usd = breakdown.total()
+        list_usd = total_usd = breakdown.total()
         factor = 0.0 if resolved.provisioned else resolved.discount_factor
         if factor != 1.0:
             breakdown = breakdown.scaled(factor)
+            total_usd = breakdown.total()
         return Cost(
             priced=True,
-            total_usd=breakdown.total(),
+            total_usd=total_usd,
             list_usd=list_usd,
             savings_usd=savings,
             breakdown=breakdown,

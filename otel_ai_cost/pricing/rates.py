@@ -127,48 +127,65 @@ class ModelPrices:
 
 
 def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
-    """Effective USD for the tokens of `usage` at `rates` (all token counts are per request)."""
+    """Effective USD for the tokens of `usage` at `rates`.
+
+    On every request: written for speed (no helper calls unless a rarer case needs them).
+    """
     input_rate = rates.input
-    cache_read = min(usage.cache_read_tokens, usage.input_tokens)
+    input_tokens = usage.input_tokens
+    cache_read = usage.cache_read_tokens
+    if cache_read > input_tokens:
+        cache_read = input_tokens
     cache_write_5m = usage.cache_write_tokens
     cache_write_1h = usage.cache_write_1h_tokens
-    uncached = max(usage.input_tokens - cache_read - cache_write_5m - cache_write_1h, 0)
+    uncached = input_tokens - cache_read - cache_write_5m - cache_write_1h
+    if uncached < 0:
+        uncached = 0
 
-    audio_in = min(usage.input_audio_tokens, uncached)
-    image_in = min(usage.input_image_tokens, uncached - audio_in)
-    text_in = uncached - audio_in - image_in
-    input_usd = (
-        text_in * input_rate
-        + audio_in * _or(rates.input_audio, input_rate)
-        + image_in * _or(rates.input_image, input_rate)
-    )
+    if usage.input_audio_tokens or usage.input_image_tokens:
+        audio = min(usage.input_audio_tokens, uncached)
+        image = min(usage.input_image_tokens, uncached - audio)
+        input_usd = (
+            (uncached - audio - image) * input_rate
+            + audio * _or(rates.input_audio, input_rate)
+            + image * _or(rates.input_image, input_rate)
+        )
+    else:
+        input_usd = uncached * input_rate
 
-    cache_read_usd = cache_read * _or(rates.cache_read, input_rate)
-    cache_write_rate = _or(rates.cache_write, input_rate)
-    cache_write_usd = cache_write_5m * cache_write_rate + cache_write_1h * _or(rates.cache_write_1h, cache_write_rate)
+    cache_read_usd = cache_read * _or(rates.cache_read, input_rate) if cache_read else 0.0
+    cache_write_usd = 0.0
+    if cache_write_5m or cache_write_1h:
+        write_rate = _or(rates.cache_write, input_rate)
+        cache_write_usd = cache_write_5m * write_rate + cache_write_1h * _or(rates.cache_write_1h, write_rate)
 
     output_rate = rates.output
-    audio_out = min(usage.output_audio_tokens, usage.output_tokens)
-    image_out = min(usage.output_image_tokens, usage.output_tokens - audio_out)
-    text_out = usage.output_tokens - audio_out - image_out
-    output_usd = (
-        text_out * output_rate
-        + audio_out * _or(rates.output_audio, output_rate)
-        + image_out * _or(rates.output_image, output_rate)
-    )
+    output_tokens = usage.output_tokens
+    if usage.output_audio_tokens or usage.output_image_tokens:
+        audio = min(usage.output_audio_tokens, output_tokens)
+        image = min(usage.output_image_tokens, output_tokens - audio)
+        output_usd = (
+            (output_tokens - audio - image) * output_rate
+            + audio * _or(rates.output_audio, output_rate)
+            + image * _or(rates.output_image, output_rate)
+        )
+    else:
+        output_usd = output_tokens * output_rate
+
     return CostBreakdown(
-        input_usd=input_usd / PER_MILLION + rates.per_request,
-        cached_input_usd=cache_read_usd / PER_MILLION,
-        cache_write_usd=cache_write_usd / PER_MILLION,
-        output_usd=output_usd / PER_MILLION,
+        input_usd / PER_MILLION + rates.per_request,
+        cache_read_usd / PER_MILLION,
+        cache_write_usd / PER_MILLION,
+        output_usd / PER_MILLION,
     )
 
 
 def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
     """What the cache hits of `usage` saved against paying the plain input rate for them."""
-    if rates.cache_read is None:
+    cache_read = usage.cache_read_tokens
+    if not cache_read or rates.cache_read is None:
         return 0.0
-    cache_read = min(usage.cache_read_tokens, usage.input_tokens)
+    cache_read = min(cache_read, usage.input_tokens)
     return max(cache_read * (rates.input - rates.cache_read), 0.0) / PER_MILLION
 
 

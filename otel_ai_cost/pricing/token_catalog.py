@@ -50,6 +50,8 @@ class TokenPriceMatch:
     model_id: str
     info: ModelInfo
     _memo: dict[tuple[int, str], tuple[TieredTokenRates, bool]] = field(default_factory=dict)
+    _static: dict[str, tuple[TieredTokenRates, bool]] = field(default_factory=dict)
+    """Rates by tier for a model whose prices do not depend on the date (most of them)."""
 
     @property
     def time_dependent(self) -> bool:
@@ -61,11 +63,14 @@ class TokenPriceMatch:
         When it has none, the standard rates are returned with False, and the caller decides
         (e.g. applies the published batch discount).
         """
+        static = self._static.get(tier)
+        if static is not None:
+            return static
         info = self.info
         if _is_model_price(info.prices):
-            standard = info.prices
-        else:
-            standard = info.get_prices(when or datetime.now(tz=timezone.utc))
+            resolved = self._static[tier] = self._resolve(info.prices, tier, when)
+            return resolved
+        standard = info.get_prices(when or datetime.now(tz=timezone.utc))
         key = (id(standard), tier)
         memo = self._memo.get(key)
         if memo is None:
