@@ -205,11 +205,14 @@ class PriceEngine:
         )
 
 
+PIXELS_PER_MEGAPIXEL = 1_048_576  # image APIs (Black Forest Labs) count a megapixel as 1024 x 1024
+
+
 def megapixels(size: str | None) -> float | None:
-    """"1024x1536" -> 1.572864; None when the size is missing or not WIDTHxHEIGHT."""
+    """"1024x1536" -> 1.5; None when the size is missing or not WIDTHxHEIGHT."""
     if not size:
         return None
     width, sep, height = size.lower().partition("x")
     if not sep or not width.isdigit() or not height.isdigit():
         return None
-    return int(width) * int(height) / 1_000_000
+    return int(width) * int(height) / PIXELS_PER_MEGAPIXEL

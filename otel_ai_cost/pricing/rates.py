@@ -115,7 +115,7 @@ class ModelPrices:
         return replace(self, tokens=tokens)
 
     def image_rate(self, size: str | None, quality: str | None) -> ImageRate | None:
-        size_key = size or "*"
+        size_key = size.lower() if size else "*"
         quality_key = (quality or "standard").lower()
         images = self.images
         return (

@@ -1,0 +1,322 @@
+"""`otel-ai-cost`: price a request, list and check prices, estimate a monthly bill.
+
+Errors are one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import NoReturn
+
+from otel_ai_cost.pricing import Cost, OverridesError, PriceEngine, parse_overrides
+from otel_ai_cost.pricing.catalog_listing import PriceRow, catalog_rows, guess_provider
+from otel_ai_cost.usage import Operation, ServiceTier, Usage
+
+EXIT_USAGE = 2
+_SIZE = re.compile(r"^\d+x\d+$")
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see `{self.prog} --help`)")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _size(text: str) -> str:
+    if not _SIZE.match(text.lower()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1024x1024")
+    return text.lower()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="otel-ai-cost", description="Prices of LLM and image-generation API calls.")
+    parser.add_argument("--prices-file", help="overrides file (default: $OTEL_AI_COST_PRICES_FILE)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    price = commands.add_parser("price", help="cost of one request")
+    price.add_argument("model")
+    _add_request_options(price)
+    price.add_argument("--json", action="store_true", help="machine-readable output")
+
+    prices = commands.add_parser("prices", help="list the price catalog or check an overrides file")
+    prices_commands = prices.add_subparsers(dest="prices_command", required=True, parser_class=_Parser)
+    listing = prices_commands.add_parser("list", help="known models and their prices")
+    listing.add_argument("--provider", help="only this provider (e.g. openai, anthropic, aws.bedrock)")
+    listing.add_argument("--search", help="only models whose name contains this text")
+    listing.add_argument("--json", action="store_true", help="JSON Lines output")
+    check = prices_commands.add_parser("check", help="validate an overrides file")
+    check.add_argument("file")
+
+    estimate = commands.add_parser("estimate", help="monthly cost of a workload, and the same on other models")
+    estimate.add_argument("--model", required=True)
+    estimate.add_argument("--provider", help="provider of --model (default: guessed from the name)")
+    estimate.add_argument("--input-tokens", type=_count, required=True, help="input tokens per request")
+    estimate.add_argument("--output-tokens", type=_count, required=True, help="output tokens per request")
+    estimate.add_argument("--cached-tokens", type=_count, default=0, help="of the input tokens, cache hits")
+    estimate.add_argument("--requests-per-day", type=_positive, required=True)
+    estimate.add_argument("--days", type=_positive, default=30.0, help="days in a month (default 30)")
+    estimate.add_argument("--compare", help="comma-separated models to compare, e.g. gpt-4o-mini,claude-haiku-4-5")
+    estimate.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--provider", help="provider (default: guessed from the model name)")
+    parser.add_argument("--input-tokens", type=_count, default=0, help="input tokens, cached ones included")
+    parser.add_argument("--output-tokens", type=_count, default=0, help="visible output tokens")
+    parser.add_argument("--cached-tokens", type=_count, default=0, help="of the input tokens, cache hits")
+    parser.add_argument(
+        "--cache-write-tokens", type=_count, default=0, help="of the input tokens, written to the cache (5 min)"
+    )
+    parser.add_argument(
+        "--cache-write-1h-tokens", type=_count, default=0, help="of the input tokens, written to the cache for 1 h"
+    )
+    parser.add_argument(
+        "--reasoning-tokens", type=_count, default=0, help="hidden reasoning tokens, billed as output on top"
+    )
+    parser.add_argument("--images", type=_count, default=0, help="number of images generated")
+    parser.add_argument("--size", type=_size, help="image size, WIDTHxHEIGHT")
+    parser.add_argument("--quality", help="image quality (standard, hd, low, medium, high, premium, ...)")
+    parser.add_argument("--steps", type=_count, help="diffusion steps, for models billed per step")
+    tier = parser.add_mutually_exclusive_group()
+    tier.add_argument("--batch", action="store_true", help="priced as a batch job")
+    tier.add_argument("--service-tier", choices=[ServiceTier.FLEX, ServiceTier.PRIORITY], help="service tier")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # The command reports problems itself, in one line; the library's log records would repeat them.
+    logging.getLogger("otel_ai_cost").addHandler(logging.NullHandler())
+    logging.getLogger("otel_ai_cost").propagate = False
+    try:
+        args = build_parser().parse_args(argv)
+        engine = PriceEngine(args.prices_file or _env_prices_file(), reload_interval=3600)
+        if args.command == "price":
+            return _price(engine, args)
+        if args.command == "estimate":
+            return _estimate(engine, args)
+        if args.prices_command == "list":
+            return _list(engine, args)
+        return _check(args.file)
+    except CliError as exc:
+        print(f"otel-ai-cost: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return 0
+
+
+def _env_prices_file() -> str | None:
+    from otel_ai_cost.config import Settings
+
+    return Settings.from_env().prices_file
+
+
+def _load_overrides_or_fail(engine: PriceEngine) -> None:
+    if engine.overrides.last_error:
+        raise CliError(engine.overrides.last_error.replace("\n", "; "))
+
+
+def _usage_from(args: argparse.Namespace, model: str, provider: str) -> Usage:
+    input_parts = args.cached_tokens + args.cache_write_tokens + args.cache_write_1h_tokens
+    if input_parts > args.input_tokens:
+        raise CliError(
+            f"--cached-tokens, --cache-write-tokens and --cache-write-1h-tokens are parts of --input-tokens "
+            f"and add up to {input_parts}, more than {args.input_tokens}"
+        )
+    tier = ServiceTier.BATCH if args.batch else (args.service_tier or ServiceTier.DEFAULT)
+    operation = Operation.IMAGE_GENERATION if args.images else Operation.CHAT
+    return Usage(
+        provider=provider,
+        operation=operation,
+        request_model=model,
+        input_tokens=args.input_tokens,
+        cache_read_tokens=args.cached_tokens,
+        cache_write_tokens=args.cache_write_tokens,
+        cache_write_1h_tokens=args.cache_write_1h_tokens,
+        output_tokens=args.output_tokens + args.reasoning_tokens,
+        reasoning_tokens=args.reasoning_tokens,
+        image_count=args.images,
+        image_size=args.size,
+        image_quality=args.quality,
+        image_steps=args.steps,
+        service_tier=tier,
+    )
+
+
+def _provider_for(engine: PriceEngine, model: str, provider: str | None) -> str:
+    if provider:
+        return provider
+    guessed = guess_provider(engine, model)
+    if guessed is None:
+        raise CliError(
+            f"cannot tell the provider of model {model!r}; pass --provider "
+            f"(try `otel-ai-cost prices list --search {model}`)"
+        )
+    return guessed
+
+
+def _priced(engine: PriceEngine, usage: Usage) -> Cost:
+    cost = engine.price(usage)
+    if not cost.priced:
+        hint = {
+            "no_usage": "give --input-tokens/--output-tokens or --images",
+            "unknown_image_size": "give a --size (and --quality) the model is priced for",
+        }.get(cost.unpriced_reason or "", f"try `otel-ai-cost prices list --search {usage.model}`")
+        raise CliError(f"no price for {usage.provider} model {usage.model!r} ({cost.unpriced_reason}): {hint}")
+    return cost
+
+
+def _price(engine: PriceEngine, args: argparse.Namespace) -> int:
+    _load_overrides_or_fail(engine)
+    provider = _provider_for(engine, args.model, args.provider)
+    usage = _usage_from(args, args.model, provider)
+    cost = _priced(engine, usage)
+    if args.json:
+        print(json.dumps({"provider": provider, "requested_model": args.model, **asdict(cost)}, indent=2))
+        return 0
+    breakdown = cost.breakdown
+    assert breakdown is not None
+    print(f"{cost.model} ({provider}), prices from {cost.price_source}" + (" (estimated)" if cost.estimated else ""))
+    uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens - usage.cache_write_1h_tokens
+    lines = [
+        ("input", uncached, breakdown.input_usd),
+        ("cached input", usage.cache_read_tokens, breakdown.cached_input_usd),
+        ("cache write", usage.cache_write_tokens + usage.cache_write_1h_tokens, breakdown.cache_write_usd),
+        ("output", usage.output_tokens, breakdown.output_usd),
+    ]
+    for label, tokens, usd in lines:
+        if tokens:
+            print(f"  {label:<14}{tokens:>12,} tokens  {_usd(usd):>14}")
+    if breakdown.images_usd or usage.image_count:
+        print(f"  {'images':<14}{usage.image_count:>12,} images  {_usd(breakdown.images_usd):>14}")
+    print(f"  {'total':<14}{'':>19}  {_usd(cost.total_usd):>14}")
+    if cost.list_usd != cost.total_usd:
+        print(f"  list price {_usd(cost.list_usd)} before your discount or commitment")
+    if cost.savings_usd:
+        print(f"  saved {_usd(cost.savings_usd)} by prompt caching / batch against the standard price")
+    return 0
+
+
+def _estimate(engine: PriceEngine, args: argparse.Namespace) -> int:
+    _load_overrides_or_fail(engine)
+    if args.cached_tokens > args.input_tokens:
+        raise CliError(f"--cached-tokens {args.cached_tokens} is more than --input-tokens {args.input_tokens}")
+    models = [args.model] + [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+    rows = []
+    for index, model in enumerate(models):
+        provider = _provider_for(engine, model, args.provider if index == 0 else None)
+        usage = Usage(
+            provider=provider,
+            request_model=model,
+            input_tokens=args.input_tokens,
+            cache_read_tokens=args.cached_tokens,
+            output_tokens=args.output_tokens,
+        )
+        per_request = _priced(engine, usage).total_usd
+        monthly = per_request * args.requests_per_day * args.days
+        rows.append({"model": model, "provider": provider, "per_request_usd": per_request, "monthly_usd": monthly})
+    baseline = rows[0]["monthly_usd"]
+    for row in rows:
+        row["daily_usd"] = row["per_request_usd"] * args.requests_per_day
+        row["monthly_savings_vs_first_usd"] = baseline - row["monthly_usd"]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(
+        f"{args.requests_per_day:,.0f} requests/day x {args.days:g} days, "
+        f"{args.input_tokens:,} input ({args.cached_tokens:,} cached) + {args.output_tokens:,} output tokens each"
+    )
+    header = f"  {'model':<36}{'per request':>14}{'per day':>14}{'per month':>14}{'vs ' + models[0]:>24}"
+    print(header)
+    for row in rows:
+        delta = row["monthly_savings_vs_first_usd"]
+        versus = "" if row is rows[0] else (f"saves {_usd(delta)}" if delta >= 0 else f"costs {_usd(-delta)} more")
+        print(
+            f"  {row['model']:<36}{_usd(row['per_request_usd']):>14}{_usd(row['daily_usd']):>14}"
+            f"{_usd(row['monthly_usd']):>14}{versus:>24}"
+        )
+    return 0
+
+
+def _list(engine: PriceEngine, args: argparse.Namespace) -> int:
+    _load_overrides_or_fail(engine)
+    rows = catalog_rows(engine, provider=args.provider, search=args.search)
+    if not rows:
+        raise CliError("no model matches" + (f" --provider {args.provider}" if args.provider else "")
+                       + (f" --search {args.search}" if args.search else ""))
+    if args.json:
+        for row in rows:
+            print(json.dumps(asdict(row)))
+        return 0
+    print(f"{'provider':<18}{'model':<44}{'input/1M':>10}{'cached/1M':>11}{'output/1M':>11}  images / source")
+    for row in rows:
+        print(_format_row(row))
+    print(f"{len(rows)} models; token prices in USD per 1M tokens")
+    return 0
+
+
+def _format_row(row: PriceRow) -> str:
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:g}"
+
+    tail = row.images or ""
+    tail = f"{tail}  [{row.source}]" if tail else f"[{row.source}]"
+    return (
+        f"{row.provider:<18}{row.model:<44}{rate(row.input):>10}{rate(row.cache_read):>11}"
+        f"{rate(row.output):>11}  {tail}"
+    )
+
+
+def _check(path: str) -> int:
+    try:
+        data = parse_overrides(path)
+    except OverridesError as exc:
+        print(f"otel-ai-cost: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"{path}: ok: {len(data.models)} model price(s), {len(data.discounts)} discount(s), "
+        f"{len(data.deployments)} deployment(s)"
+    )
+    return 0
+
+
+def _usd(value: float) -> str:
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.01:
+        return f"${value:,.4f}"
+    return f"${value:.8f}".rstrip("0")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The price catalog as rows for people (`otel-ai-cost prices list`), and provider guessing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from otel_ai_cost.pricing import names
+from otel_ai_cost.pricing.cost import PriceSource
+from otel_ai_cost.pricing.engine import PriceEngine
+from otel_ai_cost.pricing.rates import ImageRate, ModelPrices
+from otel_ai_cost.pricing.token_catalog import TokenPriceMatch
+
+# genai-prices provider id -> the gen_ai.provider.name we show and accept.
+_PROVIDER_NAME = {
+    "openai": "openai",
+    "azure": "azure.ai.openai",
+    "anthropic": "anthropic",
+    "google": "gcp.gemini",
+    "aws": "aws.bedrock",
+    "mistral": "mistral_ai",
+    "x-ai": "x_ai",
+}
+
+
+def _catalog_id(provider: str) -> str:
+    return names.GENAI_PRICES_PROVIDER.get(provider, provider)
+
+
+def provider_name(genai_prices_id: str) -> str:
+    return _PROVIDER_NAME.get(genai_prices_id, genai_prices_id)
+
+
+@dataclass(slots=True)
+class PriceRow:
+    provider: str
+    model: str
+    input: float | None
+    cache_read: float | None
+    output: float | None
+    cache_write: float | None
+    images: str | None
+    source: str
+
+
+def catalog_rows(engine: PriceEngine, *, provider: str | None = None, search: str | None = None) -> list[PriceRow]:
+    """Every priced model (overrides, image table, genai-prices), filtered, sorted by provider and model."""
+    wanted_provider = provider.lower() if provider else None
+    needle = search.lower() if search else None
+
+    def keep(row_provider: str, model: str, aliases: tuple[str, ...] = ()) -> bool:
+        if wanted_provider and _catalog_id(wanted_provider) != _catalog_id(row_provider):
+            return False
+        return needle is None or any(needle in name.lower() for name in (model, *aliases))
+
+    rows: list[PriceRow] = []
+    for entry in engine.overrides.current().entries.models:
+        if keep(entry.provider, entry.model, entry.aliases):
+            rows.append(_row(entry.provider, entry.model_prices()))
+    for entry in engine.images.entries():
+        if keep(entry.provider, entry.model, entry.aliases):
+            prices = engine.images.lookup(entry.provider, entry.model)
+            if prices is not None:
+                rows.append(_row(entry.provider, prices))
+    now = datetime.now(tz=timezone.utc)
+    for genai_provider in engine.tokens.providers():
+        name = provider_name(genai_provider.id)
+        for info in genai_provider.models:
+            if keep(name, info.id):
+                rates, _ = TokenPriceMatch(genai_provider.id, info.id, info).rates("default", now)
+                base = rates.base
+                rows.append(
+                    PriceRow(name, info.id, base.input, base.cache_read, base.output, base.cache_write, None,
+                             PriceSource.GENAI_PRICES + (" (+long-context tiers)" if rates.tiers else ""))
+                )
+    rows.sort(key=lambda row: (row.provider, row.model))
+    return rows
+
+
+def _row(provider: str, prices: ModelPrices) -> PriceRow:
+    base = prices.tokens.base if prices.tokens else None
+    images = "; ".join(
+        f"{size}/{quality} {_describe(rate)}" for (size, quality), rate in sorted(prices.images.items())
+    )
+    return PriceRow(
+        provider,
+        prices.model,
+        base.input if base else None,
+        base.cache_read if base else None,
+        base.output if base else None,
+        base.cache_write if base else None,
+        images or None,
+        prices.source,
+    )
+
+
+def _describe(rate: ImageRate) -> str:
+    if rate.per_image is not None:
+        return f"${rate.per_image:g}/image"
+    if rate.per_step is not None:
+        return f"${rate.per_step:g}/step"
+    first = f" (first ${rate.first_megapixel:g})" if rate.first_megapixel is not None else ""
+    return f"${rate.per_megapixel:g}/MP{first}"
+
+
+def guess_provider(engine: PriceEngine, model: str) -> str | None:
+    """The provider that most likely serves `model`, for a CLI user who did not say."""
+    for entry in engine.overrides.current().entries.models:
+        if model.lower() in (entry.model.lower(), *(a.lower() for a in entry.aliases)):
+            return entry.provider
+    normalized = set(names.candidates(model))
+    for entry in engine.images.entries():
+        if normalized & {entry.model.lower(), *(a.lower() for a in entry.aliases)}:
+            return entry.provider
+    for candidate in names.candidates(model):
+        found = engine.tokens.provider_for_model(candidate)
+        if found is not None:
+            return provider_name(found)
+    return None

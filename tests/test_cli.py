@@ -1,0 +1,162 @@
+"""The otel-ai-cost command, run as a user runs it: a subprocess of the installed console script.
+
+Prices (USD per 1M tokens): gpt-4o-mini 0.15 in / 0.075 cached / 0.60 out; gpt-4o 2.50 / 10;
+o3-mini 1.10 / 4.40 (batch 0.55 / 2.20); DALL-E 3 hd 1792x1024 $0.12 per image.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = shutil.which("otel-ai-cost", path=os.path.dirname(sys.executable)) or "otel-ai-cost"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_AI_COST_")}
+    full_env.update(env or {})
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60, env=full_env)
+
+
+def test_price_json_matches_hand_computed_cost() -> None:
+    result = run("price", "gpt-4o-mini", "--input-tokens", "1200", "--cached-tokens", "1024",
+                 "--output-tokens", "300", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # 176 x 0.15 + 1024 x 0.075 + 300 x 0.60 = 283.2 per 1M
+    assert data["total_usd"] == pytest.approx(0.0002832)
+    assert data["provider"] == "openai"  # guessed from the name
+    assert data["priced"] is True
+
+
+def test_price_human_output_shows_breakdown() -> None:
+    result = run("price", "gpt-4o-mini", "--input-tokens", "1200", "--cached-tokens", "1024", "--output-tokens", "300")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "gpt-4o-mini (openai)" in out
+    assert "cached input" in out and "1,024" in out
+    assert "$0.0002832" in out
+    assert "saved $0.0000768" in out
+
+
+def test_reasoning_tokens_are_added_to_output_and_batch_applies() -> None:
+    result = run("price", "o3-mini", "--input-tokens", "2000", "--output-tokens", "500",
+                 "--reasoning-tokens", "3000", "--batch", "--json")
+    assert result.returncode == 0, result.stderr
+    # batch: 2000 x 0.55 + (500 + 3000) x 2.20 = 1100 + 7700 = 8800 per 1M
+    assert json.loads(result.stdout)["total_usd"] == pytest.approx(0.0088)
+
+
+def test_image_price() -> None:
+    result = run("price", "dall-e-3", "--images", "2", "--size", "1792x1024", "--quality", "hd", "--json")
+    assert result.returncode == 0, result.stderr
+    # 2 x $0.12 = $0.24
+    data = json.loads(result.stdout)
+    assert data["total_usd"] == pytest.approx(0.24)
+    assert data["breakdown"]["images_usd"] == pytest.approx(0.24)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["price", "gpt-17-ultra", "--provider", "openai", "--input-tokens", "5"], "no price for openai model 'gpt-17-ultra' (unknown_model)"),
+        (["price", "totally-unknown-thing", "--input-tokens", "5"], "cannot tell the provider"),
+        (["price", "gpt-4o-mini", "--input-tokens", "-3"], "must not be negative"),
+        (["price", "gpt-4o-mini", "--input-tokens", "ten"], "not a whole number"),
+        (["price", "gpt-4o-mini", "--input-tokens", "10", "--cached-tokens", "20"], "parts of --input-tokens"),
+        (["price", "gpt-4o-mini"], "no_usage"),
+        (["price", "dall-e-3", "--images", "1", "--size", "big"], "not WIDTHxHEIGHT"),
+        (["price", "dall-e-3", "--images", "1", "--size", "640x480"], "unknown_image_size"),
+        (["estimate", "--model", "gpt-4o", "--input-tokens", "10", "--output-tokens", "5"], "--requests-per-day"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_exit_2_no_traceback(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("otel-ai-cost: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_estimate_compares_models() -> None:
+    result = run("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400",
+                 "--requests-per-day", "20000", "--compare", "gpt-4o-mini", "--json")
+    assert result.returncode == 0, result.stderr
+    first, second = json.loads(result.stdout)
+    # gpt-4o: 1500 x 2.50 + 400 x 10 = 3750 + 4000 = 7750 per 1M = $0.00775 a request
+    #   x 20000 a day = $155 a day, x 30 days = $4650 a month
+    assert first["per_request_usd"] == pytest.approx(0.00775)
+    assert first["monthly_usd"] == pytest.approx(4650)
+    # gpt-4o-mini: 1500 x 0.15 + 400 x 0.60 = 225 + 240 = 465 per 1M = $0.000465
+    #   x 20000 x 30 = $279 a month; saves 4650 - 279 = $4371
+    assert second["monthly_usd"] == pytest.approx(279)
+    assert second["monthly_savings_vs_first_usd"] == pytest.approx(4371)
+
+
+def test_estimate_table() -> None:
+    result = run("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400",
+                 "--requests-per-day", "20000", "--compare", "gpt-4o-mini")
+    assert result.returncode == 0, result.stderr
+    assert "$4,650.00" in result.stdout and "saves $4,371.00" in result.stdout
+
+
+def test_prices_list_filters() -> None:
+    result = run("prices", "list", "--provider", "anthropic", "--search", "sonnet-4-5", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and all(r["provider"] == "anthropic" and "sonnet-4-5" in r["model"] for r in rows)
+    assert any(r["input"] == 3.0 and r["output"] == 15.0 for r in rows)
+
+
+def test_prices_list_includes_image_table() -> None:
+    result = run("prices", "list", "--search", "dall-e-3")
+    assert result.returncode == 0, result.stderr
+    assert "dall-e-3" in result.stdout and "/image" in result.stdout
+
+
+def test_prices_list_no_match_is_an_error() -> None:
+    result = run("prices", "list", "--search", "zzz-no-such-model")
+    assert result.returncode == 2 and "no model matches" in result.stderr
+
+
+def test_prices_check(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("models:\n  - {provider: vllm, model: m, tokens: {input: 1, output: 2}}\n")
+    result = run("prices", "check", str(good))
+    assert result.returncode == 0 and "ok: 1 model price(s)" in result.stdout
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  - {provider: vllm, model: m, tokens: {input: -1}}\n")
+    result = run("prices", "check", str(bad))
+    assert result.returncode == 2
+    assert "bad.yaml" in result.stderr and "models[0] (provider=vllm, model=m)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_prices_file_applies_to_price(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("models:\n  - {provider: vllm, model: my-llama, tokens: {input: 0.4, output: 1.2}}\n")
+    result = run("price", "my-llama", "--input-tokens", "10000", "--output-tokens", "2000", "--json",
+                 env={"OTEL_AI_COST_PRICES_FILE": str(path)})
+    assert result.returncode == 0, result.stderr
+    # 10000 x 0.40 + 2000 x 1.20 = 6400 per 1M; provider guessed from the overrides file
+    data = json.loads(result.stdout)
+    assert data["total_usd"] == pytest.approx(0.0064) and data["provider"] == "vllm"
+
+
+def test_invalid_prices_file_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("discounts: [{provider: openai, percent: 0}]\n")
+    result = run("--prices-file", str(path), "price", "gpt-4o", "--input-tokens", "5")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "p.yaml" in result.stderr
