@@ -10,6 +10,7 @@ the figure that matters is the engine's time per call and its ratio to the floor
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from collections.abc import Callable
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=60_000)
     args = parser.parse_args()
 
+    logging.getLogger("otel_ai_cost").setLevel(logging.ERROR)  # the unpriced model's warning is expected
     engine = PriceEngine()
     for usage in WORKLOAD:  # warm-up: resolves every model once
         engine.price(usage)
