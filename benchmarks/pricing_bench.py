@@ -17,15 +17,36 @@ from collections.abc import Callable
 from otel_ai_cost import PriceEngine, Usage
 
 WORKLOAD = [
-    Usage(provider="openai", request_model="gpt-4o-mini-2024-07-18", input_tokens=1200, cache_read_tokens=1024,
-          output_tokens=300),
-    Usage(provider="anthropic", request_model="claude-sonnet-4-5", input_tokens=5000, cache_write_1h_tokens=4000,
-          output_tokens=800),
-    Usage(provider="gcp.gemini", request_model="gemini-2.5-pro", input_tokens=250_000, output_tokens=2000,
-          reasoning_tokens=1500),
+    Usage(
+        provider="openai",
+        request_model="gpt-4o-mini-2024-07-18",
+        input_tokens=1200,
+        cache_read_tokens=1024,
+        output_tokens=300,
+    ),
+    Usage(
+        provider="anthropic",
+        request_model="claude-sonnet-4-5",
+        input_tokens=5000,
+        cache_write_1h_tokens=4000,
+        output_tokens=800,
+    ),
+    Usage(
+        provider="gcp.gemini",
+        request_model="gemini-2.5-pro",
+        input_tokens=250_000,
+        output_tokens=2000,
+        reasoning_tokens=1500,
+    ),
     Usage(provider="openai", request_model="o3-mini", input_tokens=2000, output_tokens=3500, service_tier="batch"),
-    Usage(provider="openai", operation="image_generation", request_model="dall-e-3", image_count=2,
-          image_size="1792x1024", image_quality="hd"),
+    Usage(
+        provider="openai",
+        operation="image_generation",
+        request_model="dall-e-3",
+        image_count=2,
+        image_size="1792x1024",
+        image_quality="hd",
+    ),
     Usage(provider="openai", request_model="no-such-model", input_tokens=10, output_tokens=10),
 ]
 

@@ -270,8 +270,11 @@ def _list(engine: PriceEngine, args: argparse.Namespace) -> int:
     _load_overrides_or_fail(engine)
     rows = catalog_rows(engine, provider=args.provider, search=args.search)
     if not rows:
-        raise CliError("no model matches" + (f" --provider {args.provider}" if args.provider else "")
-                       + (f" --search {args.search}" if args.search else ""))
+        raise CliError(
+            "no model matches"
+            + (f" --provider {args.provider}" if args.provider else "")
+            + (f" --search {args.search}" if args.search else "")
+        )
     if args.json:
         for row in rows:
             print(json.dumps(asdict(row)))

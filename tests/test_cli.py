@@ -25,8 +25,9 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_price_json_matches_hand_computed_cost() -> None:
-    result = run("price", "gpt-4o-mini", "--input-tokens", "1200", "--cached-tokens", "1024",
-                 "--output-tokens", "300", "--json")
+    result = run(
+        "price", "gpt-4o-mini", "--input-tokens", "1200", "--cached-tokens", "1024", "--output-tokens", "300", "--json"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     # 176 x 0.15 + 1024 x 0.075 + 300 x 0.60 = 283.2 per 1M
@@ -46,8 +47,18 @@ def test_price_human_output_shows_breakdown() -> None:
 
 
 def test_reasoning_tokens_are_added_to_output_and_batch_applies() -> None:
-    result = run("price", "o3-mini", "--input-tokens", "2000", "--output-tokens", "500",
-                 "--reasoning-tokens", "3000", "--batch", "--json")
+    result = run(
+        "price",
+        "o3-mini",
+        "--input-tokens",
+        "2000",
+        "--output-tokens",
+        "500",
+        "--reasoning-tokens",
+        "3000",
+        "--batch",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     # batch: 2000 x 0.55 + (500 + 3000) x 2.20 = 1100 + 7700 = 8800 per 1M
     assert json.loads(result.stdout)["total_usd"] == pytest.approx(0.0088)
@@ -65,7 +76,10 @@ def test_image_price() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["price", "gpt-17-ultra", "--provider", "openai", "--input-tokens", "5"], "no price for openai model 'gpt-17-ultra' (unknown_model)"),
+        (
+            ["price", "gpt-17-ultra", "--provider", "openai", "--input-tokens", "5"],
+            "no price for openai model 'gpt-17-ultra' (unknown_model)",
+        ),
         (["price", "totally-unknown-thing", "--input-tokens", "5"], "cannot tell the provider"),
         (["price", "gpt-4o-mini", "--input-tokens", "-3"], "must not be negative"),
         (["price", "gpt-4o-mini", "--input-tokens", "ten"], "not a whole number"),
@@ -89,8 +103,20 @@ def test_errors_are_one_line_exit_2_no_traceback(args: list[str], message: str) 
 
 
 def test_estimate_compares_models() -> None:
-    result = run("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400",
-                 "--requests-per-day", "20000", "--compare", "gpt-4o-mini", "--json")
+    result = run(
+        "estimate",
+        "--model",
+        "gpt-4o",
+        "--input-tokens",
+        "1500",
+        "--output-tokens",
+        "400",
+        "--requests-per-day",
+        "20000",
+        "--compare",
+        "gpt-4o-mini",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     first, second = json.loads(result.stdout)
     # gpt-4o: 1500 x 2.50 + 400 x 10 = 3750 + 4000 = 7750 per 1M = $0.00775 a request
@@ -104,8 +130,19 @@ def test_estimate_compares_models() -> None:
 
 
 def test_estimate_table() -> None:
-    result = run("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400",
-                 "--requests-per-day", "20000", "--compare", "gpt-4o-mini")
+    result = run(
+        "estimate",
+        "--model",
+        "gpt-4o",
+        "--input-tokens",
+        "1500",
+        "--output-tokens",
+        "400",
+        "--requests-per-day",
+        "20000",
+        "--compare",
+        "gpt-4o-mini",
+    )
     assert result.returncode == 0, result.stderr
     assert "$4,650.00" in result.stdout and "saves $4,371.00" in result.stdout
 
@@ -146,8 +183,16 @@ def test_prices_check(tmp_path: Path) -> None:
 def test_prices_file_applies_to_price(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("models:\n  - {provider: vllm, model: my-llama, tokens: {input: 0.4, output: 1.2}}\n")
-    result = run("price", "my-llama", "--input-tokens", "10000", "--output-tokens", "2000", "--json",
-                 env={"OTEL_AI_COST_PRICES_FILE": str(path)})
+    result = run(
+        "price",
+        "my-llama",
+        "--input-tokens",
+        "10000",
+        "--output-tokens",
+        "2000",
+        "--json",
+        env={"OTEL_AI_COST_PRICES_FILE": str(path)},
+    )
     assert result.returncode == 0, result.stderr
     # 10000 x 0.40 + 2000 x 1.20 = 6400 per 1M; provider guessed from the overrides file
     data = json.loads(result.stdout)

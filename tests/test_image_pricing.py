@@ -18,8 +18,14 @@ def engine() -> PriceEngine:
 
 
 def image(provider: str, model: str, n: int = 1, size: str | None = None, quality: str | None = None) -> Usage:
-    return Usage(provider=provider, operation=Operation.IMAGE_GENERATION, request_model=model,
-                 image_count=n, image_size=size, image_quality=quality)
+    return Usage(
+        provider=provider,
+        operation=Operation.IMAGE_GENERATION,
+        request_model=model,
+        image_count=n,
+        image_size=size,
+        image_quality=quality,
+    )
 
 
 @pytest.mark.parametrize("provider", ["openai", "azure.ai.openai"])
@@ -53,8 +59,16 @@ def test_flux_2_per_megapixel(engine: PriceEngine) -> None:
 
 def test_token_billed_image_model_uses_tokens(engine: PriceEngine) -> None:
     cost = engine.price(
-        Usage(provider="openai", operation=Operation.IMAGE_GENERATION, request_model="gpt-image-1",
-              input_tokens=50, output_tokens=4160, output_image_tokens=4160, image_count=1, image_size="1024x1024")
+        Usage(
+            provider="openai",
+            operation=Operation.IMAGE_GENERATION,
+            request_model="gpt-image-1",
+            input_tokens=50,
+            output_tokens=4160,
+            output_image_tokens=4160,
+            image_count=1,
+            image_size="1024x1024",
+        )
     )
     # 50 x 5.00 + 4160 x 40.00 = 250 + 166400 = 166650 per 1M
     assert cost.price_source == "genai-prices"

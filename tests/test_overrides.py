@@ -69,9 +69,7 @@ def test_provider_wide_discount(engine: PriceEngine) -> None:
 
 
 def test_azure_deployment_name_maps_to_model(engine: PriceEngine) -> None:
-    cost = engine.price(
-        Usage(provider="azure.ai.openai", deployment="prod-chat", input_tokens=1000, output_tokens=500)
-    )
+    cost = engine.price(Usage(provider="azure.ai.openai", deployment="prod-chat", input_tokens=1000, output_tokens=500))
     # gpt-4o on Azure: 1000 x 2.50 + 500 x 10 = 2500 + 5000 = 7500
     assert cost.model == "gpt-4o"
     assert cost.total_usd == pytest.approx(7500 / M)
@@ -79,8 +77,13 @@ def test_azure_deployment_name_maps_to_model(engine: PriceEngine) -> None:
 
 def test_provisioned_deployment_costs_nothing_but_keeps_list_price(engine: PriceEngine) -> None:
     cost = engine.price(
-        Usage(provider="azure.ai.openai", request_model="gpt-4o-2024-08-06", deployment="ptu-east",
-              input_tokens=1000, output_tokens=500)
+        Usage(
+            provider="azure.ai.openai",
+            request_model="gpt-4o-2024-08-06",
+            deployment="ptu-east",
+            input_tokens=1000,
+            output_tokens=500,
+        )
     )
     # pay-as-you-go equivalent 7500 per 1M; the PTU is paid for up front
     assert cost.priced
@@ -89,16 +92,23 @@ def test_provisioned_deployment_costs_nothing_but_keeps_list_price(engine: Price
 
 
 def test_json_file_works_too(tmp_path: Path) -> None:
-    path = write(tmp_path / "prices.json", json.dumps({"models": [
-        {"provider": "ollama", "model": "qwen3:8b", "tokens": {"input": 0.05, "output": 0.05}}
-    ]}))
-    cost = PriceEngine(path).price(Usage(provider="ollama", request_model="qwen3:8b", input_tokens=1000, output_tokens=1000))
+    path = write(
+        tmp_path / "prices.json",
+        json.dumps(
+            {"models": [{"provider": "ollama", "model": "qwen3:8b", "tokens": {"input": 0.05, "output": 0.05}}]}
+        ),
+    )
+    cost = PriceEngine(path).price(
+        Usage(provider="ollama", request_model="qwen3:8b", input_tokens=1000, output_tokens=1000)
+    )
     # 1000 x 0.05 + 1000 x 0.05 = 100
     assert cost.total_usd == pytest.approx(100 / M)
 
 
 def test_image_prices_in_overrides(tmp_path: Path) -> None:
-    path = write(tmp_path / "p.yaml", """
+    path = write(
+        tmp_path / "p.yaml",
+        """
 models:
   - provider: internal
     model: diffuser-xl
@@ -106,17 +116,40 @@ models:
     images:
       - {size: 1024x1024, credits: 3}
       - {size: 2048x2048, per_step: 0.002}
-""")
+""",
+    )
     engine = PriceEngine(path)
-    small = engine.price(Usage(provider="internal", operation="image_generation", request_model="diffuser-xl",
-                               image_count=2, image_size="1024x1024"))
-    big = engine.price(Usage(provider="internal", operation="image_generation", request_model="diffuser-xl",
-                             image_count=1, image_size="2048x2048", image_steps=30))
+    small = engine.price(
+        Usage(
+            provider="internal",
+            operation="image_generation",
+            request_model="diffuser-xl",
+            image_count=2,
+            image_size="1024x1024",
+        )
+    )
+    big = engine.price(
+        Usage(
+            provider="internal",
+            operation="image_generation",
+            request_model="diffuser-xl",
+            image_count=1,
+            image_size="2048x2048",
+            image_steps=30,
+        )
+    )
     # 2 images x 3 credits x $0.01 = $0.06; 1 image x 30 steps x $0.002 = $0.06
     assert small.total_usd == pytest.approx(0.06)
     assert big.total_usd == pytest.approx(0.06)
-    no_steps = engine.price(Usage(provider="internal", operation="image_generation", request_model="diffuser-xl",
-                                  image_count=1, image_size="2048x2048"))
+    no_steps = engine.price(
+        Usage(
+            provider="internal",
+            operation="image_generation",
+            request_model="diffuser-xl",
+            image_count=1,
+            image_size="2048x2048",
+        )
+    )
     assert not no_steps.priced and no_steps.unpriced_reason == "unknown_image_size"
 
 

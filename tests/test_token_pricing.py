@@ -9,9 +9,12 @@ Prices used (USD per 1M tokens, from the providers' pricing pages, as carried by
 - claude-3-5-haiku (Anthropic and Bedrock): input 0.80, cache read 0.08, output 4.00
 - gemini-2.5-pro: input 1.25, output 10 up to 200k input tokens; 2.50 / 15 above
 - gemini-2.5-flash: input 0.30 (audio 1.00), output 2.50
+- claude-sonnet-4-6: 3 / 15; before 2026-03-13 over 200k input 6 / 22.50
 """
 
 from __future__ import annotations
+
+from datetime import UTC
 
 import pytest
 
@@ -90,8 +93,14 @@ def test_batch_uses_the_catalog_batch_price(engine: PriceEngine) -> None:
 def test_batch_without_a_catalog_price_is_half_price(engine: PriceEngine) -> None:
     # claude-3-5-haiku has no batch price in the catalog; Anthropic's Message Batches are 50% off.
     cost = engine.price(
-        usage("claude-3-5-haiku-latest", "anthropic", input_tokens=1200, cache_read_tokens=1024, output_tokens=300,
-              service_tier="batch")
+        usage(
+            "claude-3-5-haiku-latest",
+            "anthropic",
+            input_tokens=1200,
+            cache_read_tokens=1024,
+            output_tokens=300,
+            service_tier="batch",
+        )
     )
     # standard: 176 x 0.80 + 1024 x 0.08 + 300 x 4.00 = 140.8 + 81.92 + 1200 = 1422.72; half = 711.36
     assert cost.total_usd == pytest.approx(711.36 / M)
@@ -146,7 +155,10 @@ def test_model_names_are_normalized(engine: PriceEngine, provider: str, model: s
         ("anthropic", "claude-3-5-haiku-20241022"),
         ("aws.bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0"),
         ("aws.bedrock", "us.anthropic.claude-3-5-haiku-20241022-v1:0"),
-        ("aws.bedrock", "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"),
+        (
+            "aws.bedrock",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        ),
     ],
 )
 def test_bedrock_ids_regions_and_arns(engine: PriceEngine, provider: str, model: str) -> None:
@@ -164,8 +176,13 @@ def test_gemini_resource_names(engine: PriceEngine, model: str) -> None:
 
 def test_response_model_wins_over_request_model(engine: PriceEngine) -> None:
     cost = engine.price(
-        Usage(provider="openai", request_model="gpt-4o", response_model="gpt-4o-mini-2024-07-18",
-              input_tokens=1000, output_tokens=1000)
+        Usage(
+            provider="openai",
+            request_model="gpt-4o",
+            response_model="gpt-4o-mini-2024-07-18",
+            input_tokens=1000,
+            output_tokens=1000,
+        )
     )
     assert cost.model == "gpt-4o-mini"
     assert cost.total_usd == pytest.approx(750 / M)
@@ -197,8 +214,13 @@ def test_unknown_model_warns_once(engine: PriceEngine, caplog: pytest.LogCapture
 
 def test_provider_reported_cost_is_taken_as_is(engine: PriceEngine) -> None:
     cost = engine.price(
-        Usage(provider="openrouter", request_model="anything/at-all", input_tokens=10, output_tokens=10,
-              provider_reported_cost=0.00123)
+        Usage(
+            provider="openrouter",
+            request_model="anything/at-all",
+            input_tokens=10,
+            output_tokens=10,
+            provider_reported_cost=0.00123,
+        )
     )
     assert cost.priced and cost.total_usd == 0.00123 and cost.price_source == "provider"
 
@@ -207,3 +229,29 @@ def test_pricing_never_raises(engine: PriceEngine) -> None:
     hostile = Usage(provider="openai", request_model="gpt-4o-mini", input_tokens="lots", output_tokens=1)  # type: ignore[arg-type]
     cost = engine.price(hostile)
     assert cost.priced is False and cost.unpriced_reason == UnpricedReason.PRICING_ERROR
+
+
+def test_historic_prices_follow_the_request_time(engine: PriceEngine) -> None:
+    from datetime import datetime
+
+    def at(day: str) -> float:
+        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        return engine.price(
+            usage("claude-sonnet-4-6", "anthropic", input_tokens=300_000, output_tokens=1000, request_time=when)
+        ).total_usd
+
+    # until 2026-03-13 input over 200k was billed at the long-context tier (6 in / 22.50 out):
+    # 300000 x 6 + 1000 x 22.50 = 1,800,000 + 22,500 = 1,822,500 per 1M
+    assert at("2026-02-01") == pytest.approx(1.8225)
+    # from 2026-03-13 the tier was dropped: 300000 x 3 + 1000 x 15 = 915,000 per 1M
+    assert at("2026-04-01") == pytest.approx(0.915)
+
+
+def test_output_image_tokens_use_the_image_price(engine: PriceEngine) -> None:
+    cost = engine.price(
+        usage(
+            "gemini-3-pro-image-preview", "gcp.gemini", input_tokens=100, output_tokens=1290, output_image_tokens=1290
+        )
+    )
+    # gemini-3-pro-image-preview: input 2.00, image output 120.00 per 1M: 100 x 2 + 1290 x 120 = 200 + 154800
+    assert cost.total_usd == pytest.approx(155_000 / M)

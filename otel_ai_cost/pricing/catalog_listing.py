@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from otel_ai_cost.pricing import names
 from otel_ai_cost.pricing.cost import PriceSource
@@ -54,15 +54,15 @@ def catalog_rows(engine: PriceEngine, *, provider: str | None = None, search: st
         return needle is None or any(needle in name.lower() for name in (model, *aliases))
 
     rows: list[PriceRow] = []
-    for entry in engine.overrides.current().entries.models:
-        if keep(entry.provider, entry.model, entry.aliases):
-            rows.append(_row(entry.provider, entry.model_prices()))
-    for entry in engine.images.entries():
-        if keep(entry.provider, entry.model, entry.aliases):
-            prices = engine.images.lookup(entry.provider, entry.model)
+    for own in engine.overrides.current().entries.models:
+        if keep(own.provider, own.model, own.aliases):
+            rows.append(_row(own.provider, own.model_prices()))
+    for table_entry in engine.images.entries():
+        if keep(table_entry.provider, table_entry.model, table_entry.aliases):
+            prices = engine.images.lookup(table_entry.provider, table_entry.model)
             if prices is not None:
-                rows.append(_row(entry.provider, prices))
-    now = datetime.now(tz=timezone.utc)
+                rows.append(_row(table_entry.provider, prices))
+    now = datetime.now(tz=UTC)
     for genai_provider in engine.tokens.providers():
         name = provider_name(genai_provider.id)
         for info in genai_provider.models:
@@ -70,8 +70,16 @@ def catalog_rows(engine: PriceEngine, *, provider: str | None = None, search: st
                 rates, _ = TokenPriceMatch(genai_provider.id, info.id, info).rates("default", now)
                 base = rates.base
                 rows.append(
-                    PriceRow(name, info.id, base.input, base.cache_read, base.output, base.cache_write, None,
-                             PriceSource.GENAI_PRICES + (" (+long-context tiers)" if rates.tiers else ""))
+                    PriceRow(
+                        name,
+                        info.id,
+                        base.input,
+                        base.cache_read,
+                        base.output,
+                        base.cache_write,
+                        None,
+                        PriceSource.GENAI_PRICES + (" (+long-context tiers)" if rates.tiers else ""),
+                    )
                 )
     rows.sort(key=lambda row: (row.provider, row.model))
     return rows
@@ -79,9 +87,7 @@ def catalog_rows(engine: PriceEngine, *, provider: str | None = None, search: st
 
 def _row(provider: str, prices: ModelPrices) -> PriceRow:
     base = prices.tokens.base if prices.tokens else None
-    images = "; ".join(
-        f"{size}/{quality} {_describe(rate)}" for (size, quality), rate in sorted(prices.images.items())
-    )
+    images = "; ".join(f"{size}/{quality} {_describe(rate)}" for (size, quality), rate in sorted(prices.images.items()))
     return PriceRow(
         provider,
         prices.model,
@@ -105,13 +111,13 @@ def _describe(rate: ImageRate) -> str:
 
 def guess_provider(engine: PriceEngine, model: str) -> str | None:
     """The provider that most likely serves `model`, for a CLI user who did not say."""
-    for entry in engine.overrides.current().entries.models:
-        if model.lower() in (entry.model.lower(), *(a.lower() for a in entry.aliases)):
-            return entry.provider
+    for own in engine.overrides.current().entries.models:
+        if model.lower() in (own.model.lower(), *(a.lower() for a in own.aliases)):
+            return own.provider
     normalized = set(names.candidates(model))
-    for entry in engine.images.entries():
-        if normalized & {entry.model.lower(), *(a.lower() for a in entry.aliases)}:
-            return entry.provider
+    for table_entry in engine.images.entries():
+        if normalized & {table_entry.model.lower(), *(a.lower() for a in table_entry.aliases)}:
+            return table_entry.provider
     for candidate in names.candidates(model):
         found = engine.tokens.provider_for_model(candidate)
         if found is not None:

@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from otel_ai_cost.pricing.cost import Cost, CostBreakdown, PriceSource, UnpricedReason
 from otel_ai_cost.pricing.image_catalog import ImageCatalog
@@ -139,55 +140,31 @@ class PriceEngine:
 
     def _price(self, usage: Usage) -> Cost:
         if usage.provider_reported_cost is not None:
-            usd = float(usage.provider_reported_cost)
-            return Cost(priced=True, total_usd=usd, list_usd=usd, price_source=PriceSource.PROVIDER, model=usage.model)
+            reported = float(usage.provider_reported_cost)
+            return Cost(
+                priced=True, total_usd=reported, list_usd=reported, price_source=PriceSource.PROVIDER, model=usage.model
+            )
 
         model = usage.model or usage.deployment
         if not model:
             return Cost.unpriced(UnpricedReason.NO_MODEL)
         resolved = self.resolve(usage.provider, model, usage.deployment)
 
-        estimated = usage.estimated
-        savings = 0.0
         if usage.has_tokens:
             if resolved.tokens is None:
                 return Cost.unpriced(resolved.miss_reason, model)
-            tier = usage.service_tier
-            rates, tier_found, source = resolved.token_rates(tier, usage.request_time)
-            tier_rates = rates.for_input(usage.input_tokens)
-            breakdown = token_cost(tier_rates, usage)
-            standard_rates = tier_rates
-            if tier != ServiceTier.DEFAULT:
-                standard_rates = resolved.token_rates(ServiceTier.DEFAULT, usage.request_time)[0].for_input(
-                    usage.input_tokens
-                )
-            # Savings: cache hits at the standard price, plus the batch discount on what was paid.
-            savings = cache_read_savings(standard_rates, usage)
-            if tier == ServiceTier.BATCH:
-                if tier_found:
-                    savings += max(token_cost(standard_rates, usage).total() - breakdown.total(), 0.0)
-                elif (factor := BATCH_DISCOUNT.get(usage.provider)) is not None:
-                    standard_usd = breakdown.total()
-                    breakdown = breakdown.scaled(factor)
-                    savings += standard_usd - breakdown.total()
-                else:
-                    estimated = True
-            elif tier != ServiceTier.DEFAULT and not tier_found:
-                estimated = True
+            listed = _list_price_of_tokens(resolved, usage)
         elif usage.image_count > 0:
             if resolved.images is None:
                 return Cost.unpriced(resolved.miss_reason, model)
-            rate = resolved.images.image_rate(usage.image_size, usage.image_quality)
-            usd = None
-            if rate is not None:
-                usd = rate.cost(usage.image_count, megapixels(usage.image_size), usage.image_steps)
-            if usd is None:
+            images_usd = _list_price_of_images(resolved.images, usage)
+            if images_usd is None:
                 return Cost.unpriced(UnpricedReason.UNKNOWN_IMAGE_SIZE, resolved.model or model)
-            breakdown = CostBreakdown(images_usd=usd)
-            source = resolved.images.source
+            listed = _ListPrice(CostBreakdown(images_usd=images_usd), 0.0, usage.estimated, resolved.images.source)
         else:
             return Cost.unpriced(UnpricedReason.NO_USAGE, resolved.model or model)
 
+        breakdown = listed.breakdown
         list_usd = total_usd = breakdown.total()
         factor = 0.0 if resolved.provisioned else resolved.discount_factor
         if factor != 1.0:
@@ -197,19 +174,60 @@ class PriceEngine:
             priced=True,
             total_usd=total_usd,
             list_usd=list_usd,
-            savings_usd=savings,
+            savings_usd=listed.savings,
             breakdown=breakdown,
-            estimated=estimated,
-            price_source=source,
+            estimated=listed.estimated,
+            price_source=listed.source,
             model=resolved.model,
         )
+
+
+class _ListPrice(NamedTuple):
+    breakdown: CostBreakdown
+    savings: float
+    estimated: bool
+    source: str
+
+
+def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
+    """Tokens at list price for the request's tier, and what caching and batch saved."""
+    tier = usage.service_tier
+    estimated = usage.estimated
+    rates, tier_found, source = resolved.token_rates(tier, usage.request_time)
+    tier_rates = rates.for_input(usage.input_tokens)
+    breakdown = token_cost(tier_rates, usage)
+    standard_rates = tier_rates
+    if tier != ServiceTier.DEFAULT:
+        standard_rates = resolved.token_rates(ServiceTier.DEFAULT, usage.request_time)[0].for_input(usage.input_tokens)
+    # Savings: cache hits at the standard price, plus the batch discount on what was paid.
+    savings = cache_read_savings(standard_rates, usage)
+    if tier == ServiceTier.BATCH:
+        if tier_found:
+            savings += max(token_cost(standard_rates, usage).total() - breakdown.total(), 0.0)
+        elif (factor := BATCH_DISCOUNT.get(usage.provider)) is not None:
+            standard_usd = breakdown.total()
+            breakdown = breakdown.scaled(factor)
+            savings += standard_usd - breakdown.total()
+        else:
+            estimated = True
+    elif tier != ServiceTier.DEFAULT and not tier_found:
+        estimated = True
+    return _ListPrice(breakdown, savings, estimated, source)
+
+
+def _list_price_of_images(prices: ModelPrices, usage: Usage) -> float | None:
+    """USD for the request's images, or None when the table has no price for its size/steps."""
+    rate = prices.image_rate(usage.image_size, usage.image_quality)
+    if rate is None:
+        return None
+    return rate.cost(usage.image_count, megapixels(usage.image_size), usage.image_steps)
 
 
 PIXELS_PER_MEGAPIXEL = 1_048_576  # image APIs (Black Forest Labs) count a megapixel as 1024 x 1024
 
 
 def megapixels(size: str | None) -> float | None:
-    """"1024x1536" -> 1.5; None when the size is missing or not WIDTHxHEIGHT."""
+    """ "1024x1536" -> 1.5; None when the size is missing or not WIDTHxHEIGHT."""
     if not size:
         return None
     width, sep, height = size.lower().partition("x")

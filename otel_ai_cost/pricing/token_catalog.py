@@ -9,7 +9,7 @@ prices over the network: the bundled snapshot is what is installed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +53,6 @@ class TokenPriceMatch:
     _static: dict[str, tuple[TieredTokenRates, bool]] = field(default_factory=dict)
     """Rates by tier for a model whose prices do not depend on the date (most of them)."""
 
-    @property
-    def time_dependent(self) -> bool:
-        return not _is_model_price(self.info.prices)
-
     def rates(self, tier: str, when: datetime | None) -> tuple[TieredTokenRates, bool]:
         """Rates for `tier` at `when`, and whether the catalog has a price for that tier.
 
@@ -67,10 +63,11 @@ class TokenPriceMatch:
         if static is not None:
             return static
         info = self.info
-        if _is_model_price(info.prices):
-            resolved = self._static[tier] = self._resolve(info.prices, tier, when)
+        prices = info.prices
+        if not isinstance(prices, list):
+            resolved = self._static[tier] = self._resolve(prices, tier, when)
             return resolved
-        standard = info.get_prices(when or datetime.now(tz=timezone.utc))
+        standard = info.get_prices(when or datetime.now(tz=UTC))
         key = (id(standard), tier)
         memo = self._memo.get(key)
         if memo is None:
@@ -85,7 +82,7 @@ class TokenPriceMatch:
         matches = [v for v in self.info.price_variants or () if v.when == context]
         if not matches:
             return _to_rates(standard), False
-        variant = self.info.get_prices(when or datetime.now(tz=timezone.utc), context)
+        variant = self.info.get_prices(when or datetime.now(tz=UTC), context)
         return _to_rates(variant), True
 
 
@@ -125,16 +122,13 @@ class TokenCatalog:
     def provider_for_model(self, model: str) -> str | None:
         """The genai-prices id of the provider whose models' names match `model`, if any."""
         try:
-            return self._data().find_provider(model.lower(), None, None).id
+            found: Provider = self._data().find_provider(model.lower(), None, None)
         except LookupError:
             return None
+        return found.id
 
     def providers(self) -> list[Provider]:
         return list(self._data().providers)
-
-
-def _is_model_price(prices: object) -> bool:
-    return not isinstance(prices, list)
 
 
 def _to_rates(price: ModelPrice) -> TieredTokenRates:
@@ -161,7 +155,7 @@ def _to_rates(price: ModelPrice) -> TieredTokenRates:
 def _price_at(value: Any, input_tokens: int) -> Decimal:
     if isinstance(value, Decimal):
         return value
-    price = value.base
+    price: Decimal = value.base
     for tier in value.tiers:
         if input_tokens > tier.start:
             price = tier.price
