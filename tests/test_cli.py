@@ -102,21 +102,14 @@ def test_errors_are_one_line_exit_2_no_traceback(args: list[str], message: str) 
     assert "Traceback" not in result.stderr
 
 
+ESTIMATE = (
+    *("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400"),
+    *("--requests-per-day", "20000", "--compare", "gpt-4o-mini"),
+)
+
+
 def test_estimate_compares_models() -> None:
-    result = run(
-        "estimate",
-        "--model",
-        "gpt-4o",
-        "--input-tokens",
-        "1500",
-        "--output-tokens",
-        "400",
-        "--requests-per-day",
-        "20000",
-        "--compare",
-        "gpt-4o-mini",
-        "--json",
-    )
+    result = run(*ESTIMATE, "--json")
     assert result.returncode == 0, result.stderr
     first, second = json.loads(result.stdout)
     # gpt-4o: 1500 x 2.50 + 400 x 10 = 3750 + 4000 = 7750 per 1M = $0.00775 a request
@@ -130,19 +123,7 @@ def test_estimate_compares_models() -> None:
 
 
 def test_estimate_table() -> None:
-    result = run(
-        "estimate",
-        "--model",
-        "gpt-4o",
-        "--input-tokens",
-        "1500",
-        "--output-tokens",
-        "400",
-        "--requests-per-day",
-        "20000",
-        "--compare",
-        "gpt-4o-mini",
-    )
+    result = run(*ESTIMATE)
     assert result.returncode == 0, result.stderr
     assert "$4,650.00" in result.stdout and "saves $4,371.00" in result.stdout
 

@@ -143,12 +143,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
         uncached = 0
 
     if usage.input_audio_tokens or usage.input_image_tokens:
-        audio = min(usage.input_audio_tokens, uncached)
-        image = min(usage.input_image_tokens, uncached - audio)
-        input_usd = (
-            (uncached - audio - image) * input_rate
-            + audio * _or(rates.input_audio, input_rate)
-            + image * _or(rates.input_image, input_rate)
+        input_usd = _by_modality(
+            uncached,
+            usage.input_audio_tokens,
+            usage.input_image_tokens,
+            input_rate,
+            rates.input_audio,
+            rates.input_image,
         )
     else:
         input_usd = uncached * input_rate
@@ -162,12 +163,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
     output_rate = rates.output
     output_tokens = usage.output_tokens
     if usage.output_audio_tokens or usage.output_image_tokens:
-        audio = min(usage.output_audio_tokens, output_tokens)
-        image = min(usage.output_image_tokens, output_tokens - audio)
-        output_usd = (
-            (output_tokens - audio - image) * output_rate
-            + audio * _or(rates.output_audio, output_rate)
-            + image * _or(rates.output_image, output_rate)
+        output_usd = _by_modality(
+            output_tokens,
+            usage.output_audio_tokens,
+            usage.output_image_tokens,
+            output_rate,
+            rates.output_audio,
+            rates.output_image,
         )
     else:
         output_usd = output_tokens * output_rate
@@ -187,6 +189,17 @@ def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
         return 0.0
     cache_read = min(cache_read, usage.input_tokens)
     return max(cache_read * (rates.input - rates.cache_read), 0.0) / PER_MILLION
+
+
+def _by_modality(
+    tokens: int, audio: int, image: int, text_rate: float, audio_rate: float | None, image_rate: float | None
+) -> float:
+    """USD x 1M for `tokens` of which `audio` and `image` are billed at their own rates, if any."""
+    audio = min(audio, tokens)
+    image = min(image, tokens - audio)
+    return (
+        (tokens - audio - image) * text_rate + audio * _or(audio_rate, text_rate) + image * _or(image_rate, text_rate)
+    )
 
 
 def _or(value: float | None, fallback: float) -> float:
