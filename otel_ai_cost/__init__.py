@@ -9,6 +9,7 @@ Public API:
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from otel_ai_cost.pricing import Cost, CostBreakdown, OverridesError, PriceEngine, UnpricedReason
@@ -37,9 +38,13 @@ def default_engine() -> PriceEngine:
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                from otel_ai_cost.config import Settings
+                from otel_ai_cost.config import ConfigError, Settings
 
-                settings = Settings.from_env()
+                try:
+                    settings = Settings.from_env()
+                except ConfigError as exc:
+                    logging.getLogger(__name__).error("otel-ai-cost: %s; using the defaults", exc)
+                    settings = Settings()
                 _engine = PriceEngine(settings.prices_file, reload_interval=settings.prices_reload_seconds)
     return _engine
 

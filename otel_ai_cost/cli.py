@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import NoReturn
 
+from otel_ai_cost.config import ConfigError, Settings
 from otel_ai_cost.pricing import Cost, OverridesError, PriceEngine, parse_overrides
 from otel_ai_cost.pricing.catalog_listing import PriceRow, catalog_rows, guess_provider
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
@@ -126,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.prices_command == "list":
             return _list(engine, args)
         return _check(args.file)
-    except CliError as exc:
+    except (CliError, ConfigError) as exc:
         print(f"otel-ai-cost: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
@@ -134,8 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _env_prices_file() -> str | None:
-    from otel_ai_cost.config import Settings
-
     return Settings.from_env().prices_file
 
 

@@ -186,3 +186,9 @@ def test_invalid_prices_file_is_a_one_line_error(tmp_path: Path) -> None:
     result = run("--prices-file", str(path), "price", "gpt-4o", "--input-tokens", "5")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "p.yaml" in result.stderr
+
+
+def test_bad_environment_setting_is_a_one_line_error() -> None:
+    result = run("price", "gpt-4o", "--input-tokens", "5", env={"OTEL_AI_COST_PRICES_RELOAD_SECONDS": "soon"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "otel-ai-cost: error: OTEL_AI_COST_PRICES_RELOAD_SECONDS='soon' is not a number"
