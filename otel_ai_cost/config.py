@@ -19,6 +19,17 @@ class Settings:
     """`OTEL_AI_COST_PRICES_FILE`: YAML or JSON overrides (discounts, own models, deployments)."""
     prices_reload_seconds: float = 2.0
     """`OTEL_AI_COST_PRICES_RELOAD_SECONDS`: how often the overrides file is checked for changes."""
+    default_tags: str = ""
+    """`OTEL_AI_COST_DEFAULT_TAGS`: `team=search,cost_center=cc-42`, the tags of untagged code."""
+    required_tags: tuple[str, ...] = ("team", "feature")
+    """`OTEL_AI_COST_REQUIRED_TAGS`: dimensions that must be set, else `untagged`."""
+    max_tag_values: int = 100
+    """`OTEL_AI_COST_MAX_TAG_VALUES`: distinct values per dimension on metrics before `other`."""
+    endpoints: str = ""
+    """`OTEL_AI_COST_ENDPOINTS`: `http://127.0.0.1:8080/v1=openai:vllm,...`, gateways and self-hosted APIs."""
+    semconv_metrics: bool = True
+    """`OTEL_AI_COST_SEMCONV_METRICS`: false when another instrumentation already emits the GenAI
+    token and duration histograms (openai-v2, anthropic's own tracing)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -26,6 +37,11 @@ class Settings:
         return cls(
             prices_file=env.get(PREFIX + "PRICES_FILE") or None,
             prices_reload_seconds=_float(env, PREFIX + "PRICES_RELOAD_SECONDS", 2.0, minimum=0.0),
+            default_tags=env.get(PREFIX + "DEFAULT_TAGS", ""),
+            required_tags=_names(env.get(PREFIX + "REQUIRED_TAGS"), ("team", "feature")),
+            max_tag_values=int(_float(env, PREFIX + "MAX_TAG_VALUES", 100, minimum=1)),
+            endpoints=env.get(PREFIX + "ENDPOINTS", ""),
+            semconv_metrics=_bool(env, PREFIX + "SEMCONV_METRICS", True),
         )
 
 
@@ -40,3 +56,21 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def _names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None:
+        return default
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
