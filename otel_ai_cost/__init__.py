@@ -13,9 +13,11 @@ import logging
 import threading
 
 from otel_ai_cost.pricing import Cost, CostBreakdown, OverridesError, PriceEngine, UnpricedReason
+from otel_ai_cost.tags import current_tags, tags  # binds `tags` to the function, not the module
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
 __all__ = [
+    "AICostInstrumentor",
     "Cost",
     "CostBreakdown",
     "Operation",
@@ -24,8 +26,10 @@ __all__ = [
     "ServiceTier",
     "UnpricedReason",
     "Usage",
+    "current_tags",
     "default_engine",
     "price",
+    "tags",
 ]
 
 _engine: PriceEngine | None = None
@@ -52,3 +56,12 @@ def default_engine() -> PriceEngine:
 def price(usage: Usage) -> Cost:
     """USD cost of one request; never raises (failures come back as unpriced)."""
     return default_engine().price(usage)
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: pricing alone does not need OpenTelemetry's instrumentation machinery.
+    if name == "AICostInstrumentor":
+        from otel_ai_cost.instrumentor import AICostInstrumentor
+
+        return AICostInstrumentor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

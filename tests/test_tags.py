@@ -6,6 +6,7 @@ Everything runs against the real OpenTelemetry API and SDK; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import contextvars
 import inspect
 import logging
@@ -26,7 +27,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_ai_cost import tags as tags_module
 from otel_ai_cost.config import Settings
 from otel_ai_cost.tags import (
     ResolvedTags,
@@ -39,6 +39,8 @@ from otel_ai_cost.tags import (
     tags,
 )
 
+# `otel_ai_cost.tags` is the function once the package is imported; the module is in sys.modules.
+tags_module = importlib.import_module("otel_ai_cost.tags")
 GUARD_LOGGER = "otel_ai_cost.tags"
 
 
