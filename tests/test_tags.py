@@ -6,8 +6,8 @@ Everything runs against the real OpenTelemetry API and SDK; nothing is mocked.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import contextvars
+import importlib
 import inspect
 import logging
 import threading
