@@ -16,7 +16,7 @@ demo: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
 
 test: $(BIN)/.installed
-	$(BIN)/ruff check otel_ai_cost tests benchmarks
+	$(BIN)/ruff check otel_ai_cost tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -1,0 +1,115 @@
+"""`AICostInstrumentor`: what `opentelemetry-instrument` loads through our entry point.
+
+It wraps `Client.send` and `AsyncClient.send` of httpx2 and httpx. A library not imported yet is
+wrapped when it is imported, so instrumenting costs no import of either.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Collection
+from typing import Any
+
+import wrapt
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+
+logger = logging.getLogger(__name__)
+
+HTTP_LIBRARIES = ("httpx2", "httpx")
+_INSTRUMENTS_ANY = ("httpx2 >= 2.0", "httpx >= 0.23")
+_VERSION = "0.1.0"
+
+
+class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Prices every GenAI API request sent through httpx2 or httpx.
+
+    `instrument()` accepts `tracer_provider`, `meter_provider` and `price_engine` (a
+    `PriceEngine`); everything else comes from `OTEL_AI_COST_*` settings. Instrumenting twice is
+    harmless, `uninstrument()` restores the original methods, and `_instrument` never raises.
+    """
+
+    _active: dict[str, Any] = {}
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _check_dependency_conflicts(self) -> DependencyConflict | None:
+        # Either library will do: openai 3.x and anthropic 2.x use httpx2, many others httpx.
+        return get_dependency_conflicts((), _INSTRUMENTS_ANY)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        try:
+            self._instrument_or_raise(**kwargs)
+        except Exception:
+            logger.exception("otel-ai-cost: could not instrument; AI requests will not be priced")
+
+    def _instrument_or_raise(self, **kwargs: Any) -> None:
+        from otel_ai_cost import default_engine
+        from otel_ai_cost.config import ConfigError, Settings
+        from otel_ai_cost.providers.routing import parse_endpoint_map
+        from otel_ai_cost.tags import TagPolicy
+        from otel_ai_cost.telemetry.recorder import Recorder
+
+        try:
+            settings = Settings.from_env()
+        except ConfigError as exc:
+            logger.error("otel-ai-cost: %s; using the defaults", exc)
+            settings = Settings()
+        try:
+            endpoints = parse_endpoint_map(settings.endpoints) if settings.endpoints else None
+        except ValueError as exc:
+            logger.error("otel-ai-cost: OTEL_AI_COST_ENDPOINTS: %s; ignoring it", exc)
+            endpoints = None
+
+        tracer_provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
+        tracer = trace.get_tracer(__name__, _VERSION, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(__name__, _VERSION, meter_provider=kwargs.get("meter_provider"))
+        resource = getattr(tracer_provider, "resource", None)
+        try:
+            policy = TagPolicy.from_settings(settings, resource_attributes=getattr(resource, "attributes", None))
+        except ValueError as exc:
+            logger.error("otel-ai-cost: %s; ignoring OTEL_AI_COST_DEFAULT_TAGS", exc)
+            policy = TagPolicy.from_settings(Settings(required_tags=settings.required_tags))
+        recorder = Recorder(
+            tracer,
+            meter,
+            kwargs.get("price_engine") or default_engine(),
+            policy,
+            semconv_histograms=settings.semconv_metrics,
+        )
+        state = {"recorder": recorder, "endpoints": endpoints}
+        AICostInstrumentor._active = state
+        for name in HTTP_LIBRARIES:
+            if name in sys.modules:
+                _wrap(sys.modules[name], state)
+            else:
+                wrapt.register_post_import_hook(functools.partial(_wrap, state=state), name)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        AICostInstrumentor._active = {}
+        for name in HTTP_LIBRARIES:
+            module = sys.modules.get(name)
+            if module is not None:
+                unwrap(module.Client, "send")
+                unwrap(module.AsyncClient, "send")
+
+
+def _wrap(module: Any, state: dict[str, Any]) -> None:
+    """Wrap one library's send methods, unless this instrumentation was switched off meanwhile."""
+    if AICostInstrumentor._active is not state:
+        return
+    try:
+        from otel_ai_cost.transports.httpx_send import SendHooks
+
+        if isinstance(module.Client.send, wrapt.ObjectProxy):
+            return
+        hooks = SendHooks(module, state["recorder"], state["endpoints"])
+        wrapt.wrap_function_wrapper(module, "Client.send", hooks.send)
+        wrapt.wrap_function_wrapper(module, "AsyncClient.send", hooks.send_async)
+    except Exception:
+        logger.exception("otel-ai-cost: could not instrument %s", getattr(module, "__name__", module))

@@ -1,0 +1,57 @@
+"""Reading untrusted JSON: one `json.loads`, then typed accessors that never raise.
+
+A wrong-typed value reads as missing: a token count must be a non-negative integer (an integral
+float is accepted, a bool or a string is not) no larger than `MAX_TOKENS`; a name must be a
+non-empty string.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_TOKENS = 1_000_000_000
+"""Above this a token count is not believable for one request and reads as missing."""
+
+MAX_NAME = 256
+"""Model names, ids and finish reasons are cut to this many characters."""
+
+
+def load(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in `body`, or None when it is not one (empty, not JSON, a list, too deep)."""
+    if not body:
+        return None
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def obj(value: object) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def tokens(value: object) -> int | None:
+    """A token count, or None when `value` is not one."""
+    if type(value) is int:
+        return value if 0 <= value <= MAX_TOKENS else None
+    if type(value) is float and value.is_integer() and 0.0 <= value <= MAX_TOKENS:
+        return int(value)
+    return None
+
+
+def count(value: object, default: int, maximum: int = 10_000) -> int:
+    """A small positive count such as an image request's `n`; `default` when absent or invalid."""
+    if type(value) is int and 1 <= value <= maximum:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= maximum:
+        return int(value)
+    return default
+
+
+def text(value: object) -> str | None:
+    """A non-empty string (cut to `MAX_NAME` characters), else None."""
+    if isinstance(value, str) and value:
+        return value if len(value) <= MAX_NAME else value[:MAX_NAME]
+    return None

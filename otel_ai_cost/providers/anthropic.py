@@ -1,0 +1,181 @@
+"""The Anthropic Messages wire protocol: POST `/v1/messages`, whole or streamed.
+
+Anthropic's `input_tokens` leaves out the prompt-cache tokens; `Usage.input_tokens` includes
+them: input_tokens + cache_read_input_tokens + cache_creation_input_tokens. Cache writes are
+split by lifetime when the response has `cache_creation` (5 minute / 1 hour), else all count as
+5 minute writes.
+
+A stream is parsed only at `message_start` (id, model, input and cache counts) and
+`message_delta` (cumulative output tokens, stop reason, and in newer API versions updated input
+and cache counts): the latest non-null value of each count wins. `/v1/messages/count_tokens` and
+`/v1/messages/batches` are not billable requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_ai_cost.providers import _json
+from otel_ai_cost.providers._json import obj, text, tokens
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.providers.sse import SSEEvent, SSEReader
+from otel_ai_cost.usage import Operation, ServiceTier, Usage
+
+ANTHROPIC = "anthropic"
+
+_TIERS = {"priority": ServiceTier.PRIORITY, "batch": ServiceTier.BATCH}
+"""Everything else ("standard", unknown) is the default tier."""
+
+_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+_WRITE_5M, _WRITE_1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
+_STREAM_EVENTS = frozenset({"message_start", "message_delta"})
+
+
+class AnthropicProtocol:
+    def __init__(self, provider: str = ANTHROPIC) -> None:
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider!r})"
+
+    def parse_request(
+        self, method: str, host: str, path: str, content_type: str | None, body: bytes
+    ) -> RequestFacts | None:
+        if method != "POST" and method.upper() != "POST":
+            return None
+        query = path.find("?")
+        if query >= 0:
+            path = path[:query]
+        if not path.rstrip("/").endswith("/messages"):
+            return None  # count_tokens, batches, models, files, ...
+        facts = RequestFacts(provider=self.provider, operation=Operation.CHAT)
+        fields = _json.load(body)
+        if fields is not None:
+            facts.request_model = text(fields.get("model"))
+            facts.stream = fields.get("stream") is True
+            facts.stream_usage_requested = facts.stream  # an Anthropic stream always reports usage
+        return facts
+
+    def parse_response(self, facts: RequestFacts, body: bytes) -> ParsedResponse:
+        data = _json.load(body)
+        if data is None:
+            if body.lstrip()[:6].startswith((b"event:", b"data:", b":")):
+                parser = self.stream_parser(facts)
+                parser.feed(body)
+                return parser.finish()
+            return _Message(facts).build()
+        message = _Message(facts)
+        message.update(data)
+        return message.build()
+
+    def stream_parser(self, facts: RequestFacts) -> AnthropicStreamParser:
+        return AnthropicStreamParser(facts)
+
+
+class AnthropicStreamParser:
+    def __init__(self, facts: RequestFacts) -> None:
+        self._sse = SSEReader()
+        self._message = _Message(facts)
+        self._closed = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._closed:
+            return
+        for event in self._sse.feed(chunk):
+            self._event(event)
+
+    def finish(self) -> ParsedResponse:
+        if not self._closed:
+            self._closed = True
+            for event in self._sse.close():
+                self._event(event)
+        return self._message.build()
+
+    def _event(self, event: SSEEvent) -> None:
+        if event.truncated:
+            return
+        if event.event not in _STREAM_EVENTS:
+            if event.event != "message":
+                return  # content_block_*, ping, message_stop, error
+            if b'"message_start"' not in event.data and b'"message_delta"' not in event.data:
+                return  # a stream without `event:` lines (some proxies): sniff the type
+        data = _json.load(event.data)
+        if data is None:
+            return
+        kind = data.get("type")
+        if kind == "message_start" or (kind is None and event.event == "message_start"):
+            message = obj(data.get("message"))
+            if message is not None:
+                self._message.update(message)
+        elif kind == "message_delta" or (kind is None and event.event == "message_delta"):
+            delta = obj(data.get("delta")) or {}
+            self._message.update({"stop_reason": delta.get("stop_reason"), "usage": data.get("usage")})
+
+
+class _Message:
+    """The latest non-null value of each field a message's events have reported."""
+
+    __slots__ = ("facts", "model", "message_id", "stop_reason", "tier", "counts", "found")
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self.facts = facts
+        self.model: str | None = None
+        self.message_id: str | None = None
+        self.stop_reason: str | None = None
+        self.tier: str | None = None
+        self.counts: dict[str, int] = {}
+        self.found = False
+
+    def update(self, message: dict[str, Any]) -> None:
+        model = text(message.get("model"))
+        if model is not None:
+            self.model = model
+        message_id = text(message.get("id"))
+        if message_id is not None:
+            self.message_id = message_id
+        stop_reason = text(message.get("stop_reason"))
+        if stop_reason is not None:
+            self.stop_reason = stop_reason
+        usage = obj(message.get("usage"))
+        if usage is None:
+            return
+        counts = self.counts
+        for key in _COUNTS:
+            value = tokens(usage.get(key))
+            if value is not None:
+                counts[key] = value
+                self.found = True
+        creation = obj(usage.get("cache_creation"))
+        if creation is not None:
+            for key in (_WRITE_5M, _WRITE_1H):
+                value = tokens(creation.get(key))
+                if value is not None:
+                    counts[key] = value
+        tier = usage.get("service_tier")
+        if isinstance(tier, str):
+            self.tier = _TIERS.get(tier, ServiceTier.DEFAULT)
+
+    def build(self) -> ParsedResponse:
+        facts = self.facts
+        counts = self.counts
+        cache_read = counts.get("cache_read_input_tokens", 0)
+        written = counts.get("cache_creation_input_tokens")
+        written_1h = counts.get(_WRITE_1H, 0)
+        if written is None:
+            written = counts.get(_WRITE_5M, 0) + written_1h
+        written_1h = min(written_1h, written)
+        usage = Usage(
+            provider=facts.provider,
+            operation=facts.operation,
+            request_model=facts.request_model,
+            response_model=self.model,
+            input_tokens=counts.get("input_tokens", 0) + cache_read + written,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=written - written_1h,
+            cache_write_1h_tokens=written_1h,
+            output_tokens=counts.get("output_tokens", 0),
+            service_tier=self.tier or facts.service_tier,
+            deployment=facts.deployment,
+        )
+        finish = (self.stop_reason,) if self.stop_reason is not None else ()
+        return ParsedResponse(usage=usage, response_id=self.message_id, finish_reasons=finish, usage_found=self.found)

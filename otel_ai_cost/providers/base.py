@@ -1,0 +1,64 @@
+"""What every wire-protocol parser provides. Pure functions over bytes: no OpenTelemetry, no httpx.
+
+The transport hands a parser the request it saw and the response bytes the caller read; the
+parser answers with a `Usage` (for pricing) and the response facts the span reports. Bodies are
+untrusted: a parser returns what it could read and never raises on bad input (the transport
+still guards every call).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from otel_ai_cost.usage import Usage
+
+
+@dataclass(slots=True)
+class RequestFacts:
+    """What a parser read from the request: only what pricing and the span need."""
+
+    provider: str
+    """gen_ai.provider.name"""
+    operation: str
+    """gen_ai.operation.name"""
+    request_model: str | None = None
+    deployment: str | None = None
+    stream: bool = False
+    stream_usage_requested: bool = False
+    """OpenAI chat/completions: `stream_options.include_usage` was set."""
+    image_count: int = 0
+    image_size: str | None = None
+    image_quality: str | None = None
+    service_tier: str = "default"
+
+
+@dataclass(slots=True)
+class ParsedResponse:
+    usage: Usage
+    response_id: str | None = None
+    finish_reasons: tuple[str, ...] = field(default_factory=tuple)
+    usage_found: bool = True
+    """False when the response carried no usage (e.g. a stream without include_usage)."""
+
+
+class StreamParser(Protocol):
+    """Fed the SSE bytes of a streamed response as the caller reads them, in chunks of any size."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> ParsedResponse: ...
+
+
+class WireProtocol(Protocol):
+    """One parser per wire protocol (OpenAI-style, Azure OpenAI, Anthropic Messages, ...)."""
+
+    def parse_request(
+        self, method: str, host: str, path: str, content_type: str | None, body: bytes
+    ) -> RequestFacts | None:
+        """Facts of a billable request, or None when this request is not billable (e.g. GET /models)."""
+        ...
+
+    def parse_response(self, facts: RequestFacts, body: bytes) -> ParsedResponse: ...
+
+    def stream_parser(self, facts: RequestFacts) -> StreamParser: ...

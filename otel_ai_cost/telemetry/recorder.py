@@ -1,0 +1,255 @@
+"""One billable HTTP attempt -> one span and its metric records.
+
+The transport opens a `Call` before sending and finishes it exactly once: with the parsed
+response, with an HTTP error status, or with the exception the send raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from otel_ai_cost.pricing import Cost, PriceEngine
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.tags import TagPolicy, current_tags
+from otel_ai_cost.telemetry import names
+from otel_ai_cost.usage import Usage
+
+logger = logging.getLogger(__name__)
+
+
+class Recorder:
+    """Holds the tracer, the instruments, the price engine and the tag policy."""
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        meter: Meter,
+        engine: PriceEngine,
+        tag_policy: TagPolicy,
+        *,
+        semconv_histograms: bool = True,
+    ) -> None:
+        self.tracer = tracer
+        self.engine = engine
+        self.tag_policy = tag_policy
+        self.cost = meter.create_counter(names.COST[0], unit=names.COST[1], description="Cost of GenAI requests")
+        self.tokens = meter.create_counter(
+            names.TOKENS[0], unit=names.TOKENS[1], description="Tokens by type: input, output, cache_read, ..."
+        )
+        self.savings = meter.create_counter(
+            names.SAVINGS_COUNTER[0], unit=names.SAVINGS_COUNTER[1], description="What caching and batch saved"
+        )
+        self.unpriced = meter.create_counter(
+            names.UNPRICED[0], unit=names.UNPRICED[1], description="Requests with no known price"
+        )
+        self.images = meter.create_counter(names.IMAGES[0], unit=names.IMAGES[1], description="Images generated")
+        self.internal_errors = meter.create_counter(
+            names.INTERNAL_ERRORS[0], unit=names.INTERNAL_ERRORS[1], description="Errors inside otel-ai-cost"
+        )
+        self.token_usage = None
+        self.duration = None
+        if semconv_histograms:
+            self.token_usage = meter.create_histogram(
+                names.TOKEN_USAGE[0],
+                unit=names.TOKEN_USAGE[1],
+                description="Number of input and output tokens used",
+                explicit_bucket_boundaries_advisory=list(names.TOKEN_BUCKETS),
+            )
+            self.duration = meter.create_histogram(
+                names.OPERATION_DURATION[0],
+                unit=names.OPERATION_DURATION[1],
+                description="GenAI operation duration",
+                explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
+            )
+        self._logged_errors: set[str] = set()
+
+    def start(self, facts: RequestFacts, server_address: str, server_port: int | None) -> Call:
+        model = facts.request_model or facts.deployment
+        span = self.tracer.start_span(
+            f"{facts.operation} {model}" if model else facts.operation,
+            kind=SpanKind.CLIENT,
+            attributes={
+                names.OPERATION: facts.operation,
+                names.PROVIDER: facts.provider,
+                **({names.REQUEST_MODEL: model} if model else {}),
+                names.SERVER_ADDRESS: server_address,
+                **({names.SERVER_PORT: server_port} if server_port else {}),
+            },
+        )
+        return Call(self, facts, span)
+
+    def internal_error(self, where: str, exc: BaseException) -> None:
+        """Count an error of ours; log it once per place. Never raises."""
+        try:
+            self.internal_errors.add(1, {"ai.cost.error.where": where})
+            if where not in self._logged_errors:
+                self._logged_errors.add(where)
+                logger.warning("otel-ai-cost: internal error in %s (logged once): %r", where, exc, exc_info=exc)
+        except Exception:  # noqa: S110 - telemetry about telemetry must not fail either
+            pass
+
+
+class Call:
+    """One HTTP attempt to a GenAI API; finished exactly once, from any thread."""
+
+    __slots__ = ("recorder", "facts", "span", "started", "_done", "_lock", "_tags")
+
+    def __init__(self, recorder: Recorder, facts: RequestFacts, span: Span) -> None:
+        self.recorder = recorder
+        self.facts = facts
+        self.span = span
+        self.started = time.perf_counter()
+        self._done = False
+        self._lock = threading.Lock()
+        # Tags belong to the code that sent the request, not to whoever finishes reading a stream.
+        self._tags = current_tags()
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._done:
+                return False
+            self._done = True
+            return True
+
+    def finish(self, parsed: ParsedResponse) -> None:
+        if not self._claim():
+            return
+        try:
+            self._record(parsed.usage, parsed, error_type=None)
+        except Exception as exc:
+            self.recorder.internal_error("record", exc)
+        finally:
+            self.span.end()
+
+    def fail(self, error_type: str, description: str | None = None) -> None:
+        """An HTTP error status or an exception: no cost, `error.type` set."""
+        if not self._claim():
+            return
+        try:
+            self.span.set_status(Status(StatusCode.ERROR, description))
+            self._record(_usage_of(self.facts), None, error_type=error_type)
+        except Exception as exc:
+            self.recorder.internal_error("record", exc)
+        finally:
+            self.span.end()
+
+    def _record(self, usage: Usage, parsed: ParsedResponse | None, error_type: str | None) -> None:
+        recorder = self.recorder
+        facts = self.facts
+        span = self.span
+        duration = time.perf_counter() - self.started
+        tags = recorder.tag_policy.resolve(self._tags)
+
+        metric_attributes: dict[str, Any] = {
+            names.PROVIDER: facts.provider,
+            names.OPERATION: facts.operation,
+            names.REQUEST_MODEL: facts.request_model or facts.deployment or "unknown",
+            names.RESPONSE_MODEL: usage.response_model or usage.request_model or "unknown",
+            **tags.metric_attributes,
+        }
+        span.set_attributes(tags.span_attributes)
+
+        if error_type is not None:
+            span.set_attribute(names.ERROR_TYPE, error_type)
+            if recorder.duration is not None:
+                recorder.duration.record(duration, {**metric_attributes, names.ERROR_TYPE: error_type})
+            return
+
+        assert parsed is not None
+        if recorder.duration is not None:
+            recorder.duration.record(duration, metric_attributes)
+        _set_response_attributes(span, usage, parsed)
+
+        cost = recorder.engine.price(usage) if parsed.usage_found or usage.image_count else None
+        if cost is None:
+            cost = Cost.unpriced("no_usage", usage.model)
+        _set_cost_attributes(span, cost)
+        if cost.priced:
+            recorder.cost.add(cost.total_usd, metric_attributes)
+            if cost.savings_usd > 0:
+                recorder.savings.add(cost.savings_usd, metric_attributes)
+        else:
+            recorder.unpriced.add(1, {**metric_attributes, names.UNPRICED_REASON: cost.unpriced_reason or "unknown"})
+
+        if parsed.usage_found:
+            self._record_tokens(usage, metric_attributes)
+        if usage.image_count:
+            recorder.images.add(
+                usage.image_count,
+                {
+                    **metric_attributes,
+                    names.IMAGE_SIZE: usage.image_size or "unknown",
+                    names.IMAGE_QUALITY: usage.image_quality or "unknown",
+                },
+            )
+
+    def _record_tokens(self, usage: Usage, attributes: Mapping[str, Any]) -> None:
+        recorder = self.recorder
+        by_type = (
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_tokens),
+            ("cache_write", usage.cache_write_tokens + usage.cache_write_1h_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        )
+        for token_type, count in by_type:
+            if count > 0:
+                recorder.tokens.add(count, {**attributes, names.COST_TOKEN_TYPE: token_type})
+        if recorder.token_usage is not None:
+            recorder.token_usage.record(usage.input_tokens, {**attributes, names.TOKEN_TYPE: "input"})
+            if usage.output_tokens or usage.operation != "embeddings":
+                recorder.token_usage.record(usage.output_tokens, {**attributes, names.TOKEN_TYPE: "output"})
+
+
+def _usage_of(facts: RequestFacts) -> Usage:
+    return Usage(provider=facts.provider, operation=facts.operation, request_model=facts.request_model)
+
+
+def _set_response_attributes(span: Span, usage: Usage, parsed: ParsedResponse) -> None:
+    if usage.response_model:
+        span.set_attribute(names.RESPONSE_MODEL, usage.response_model)
+    if parsed.response_id:
+        span.set_attribute(names.RESPONSE_ID, parsed.response_id)
+    if parsed.finish_reasons:
+        span.set_attribute(names.FINISH_REASONS, list(parsed.finish_reasons))
+    if parsed.usage_found:
+        span.set_attribute(names.INPUT_TOKENS, usage.input_tokens)
+        span.set_attribute(names.OUTPUT_TOKENS, usage.output_tokens)
+        if usage.cache_read_tokens:
+            span.set_attribute(names.CACHE_READ_TOKENS, usage.cache_read_tokens)
+        if usage.cache_write_tokens or usage.cache_write_1h_tokens:
+            span.set_attribute(names.CACHE_CREATION_TOKENS, usage.cache_write_tokens + usage.cache_write_1h_tokens)
+        if usage.reasoning_tokens:
+            span.set_attribute(names.REASONING_TOKENS, usage.reasoning_tokens)
+    if usage.image_count:
+        span.set_attribute(names.IMAGE_COUNT, usage.image_count)
+        if usage.image_size:
+            span.set_attribute(names.IMAGE_SIZE, usage.image_size)
+        if usage.image_quality:
+            span.set_attribute(names.IMAGE_QUALITY, usage.image_quality)
+
+
+def _set_cost_attributes(span: Span, cost: Cost) -> None:
+    span.set_attribute(names.PRICED, cost.priced)
+    if not cost.priced:
+        span.set_attribute(names.UNPRICED_REASON, cost.unpriced_reason or "unknown")
+        return
+    span.set_attribute(names.COST_AMOUNT, cost.total_usd)
+    span.set_attribute(names.COST_CURRENCY, "USD")
+    span.set_attribute(names.ESTIMATED, cost.estimated)
+    if cost.price_source:
+        span.set_attribute(names.PRICE_SOURCE, cost.price_source)
+    if cost.list_usd != cost.total_usd:
+        span.set_attribute(names.LIST_COST, cost.list_usd)
+
+
+def current_span_is_recording() -> bool:
+    return trace.get_current_span().is_recording()

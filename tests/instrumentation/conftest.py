@@ -1,0 +1,61 @@
+"""A real OpenTelemetry SDK (in-memory exporters) with the instrumentation installed for each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_ai_cost import AICostInstrumentor, PriceEngine
+
+
+@dataclass
+class Telemetry:
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+
+    def finished(self) -> list[ReadableSpan]:
+        return list(self.spans.get_finished_spans())
+
+    def one_span(self) -> ReadableSpan:
+        spans = self.finished()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def points(self, name: str) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        found = []
+        for resource_metrics in data.resource_metrics if data else []:
+            for scope in resource_metrics.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == name:
+                        found.extend(metric.data.data_points)
+        return found
+
+    def total(self, name: str, **attributes: Any) -> float:
+        return sum(p.value for p in self.points(name) if all(p.attributes.get(k) == v for k, v in attributes.items()))
+
+
+@pytest.fixture
+def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
+    for name in ("OTEL_AI_COST_DEFAULT_TAGS", "OTEL_AI_COST_REQUIRED_TAGS", "OTEL_AI_COST_ENDPOINTS"):
+        monkeypatch.delenv(name, raising=False)
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider(resource=Resource.create({"deployment.environment.name": "test"}))
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    instrumentor = AICostInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, price_engine=PriceEngine())
+    try:
+        yield Telemetry(spans, reader)
+    finally:
+        instrumentor.uninstrument()

@@ -1,0 +1,325 @@
+"""The real openai SDK (3.x, on httpx2, and with a legacy httpx client) through MockTransport.
+
+Prices (USD per 1M tokens): gpt-4o-mini input 0.15, cached input 0.075, output 0.60.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import httpx2
+import openai
+import pytest
+
+from otel_ai_cost import tags
+
+if TYPE_CHECKING:
+    from .conftest import Telemetry
+
+CHAT_RESPONSE = {
+    "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+    "object": "chat.completion",
+    "created": 1741569952,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello! How can I help?", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "total_tokens": 1500,
+        "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    },
+    "service_tier": "default",
+    "system_fingerprint": "fp_06737a9306",
+}
+# 176 x 0.15 + 1024 x 0.075 + 300 x 0.60 = 26.4 + 76.8 + 180 = 283.2 per 1M
+CHAT_COST = 0.0002832
+
+STREAM_EVENTS = [
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        "usage": None,
+    },
+    *[
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [{"index": 0, "delta": {"content": f"word{i} "}, "finish_reason": None}],
+            "usage": None,
+        }
+        for i in range(20)
+    ],
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": None,
+    },
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 1000,
+            "completion_tokens": 500,
+            "total_tokens": 1500,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
+    },
+]
+# 1000 x 0.15 + 500 x 0.60 = 150 + 300 = 450 per 1M
+STREAM_COST = 0.00045
+
+
+def sse(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+
+
+class Chunked(httpx2.SyncByteStream):
+    """A response body that arrives in small pieces, as from a socket."""
+
+    def __init__(self, body: bytes, size: int = 7) -> None:
+        self.pieces = [body[i : i + size] for i in range(0, len(body), size)]
+
+    def __iter__(self) -> Any:
+        yield from self.pieces
+
+
+def handler(status: int = 200, body: bytes | None = None, content_type: str = "application/json"):  # type: ignore[no-untyped-def]
+    seen: list[Any] = []
+
+    def handle(request: Any) -> Any:
+        seen.append(request)
+        payload = body if body is not None else json.dumps(CHAT_RESPONSE).encode()
+        headers = {"content-type": content_type}
+        if isinstance(request, httpx.Request):
+            return httpx.Response(status, content=payload, headers=headers)
+        if content_type == "text/event-stream":
+            return httpx2.Response(status, stream=Chunked(payload), headers=headers)
+        return httpx2.Response(status, content=payload, headers=headers)
+
+    handle.seen = seen  # type: ignore[attr-defined]
+    return handle
+
+
+def client(handle: Any) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key="sk-test-not-a-real-key",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handle)),
+    )
+
+
+def ask(c: openai.OpenAI, **extra: Any) -> Any:
+    return c.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "secret prompt"}], **extra
+    )
+
+
+def test_chat_completion_span_and_metrics(telemetry: Telemetry) -> None:
+    with tags(team="search", feature="autocomplete"):
+        result = ask(client(handler()))
+    assert result.choices[0].message.content == "Hello! How can I help?"
+
+    span = telemetry.one_span()
+    attrs = dict(span.attributes or {})
+    assert span.name == "chat gpt-4o-mini"
+    assert attrs["gen_ai.operation.name"] == "chat"
+    assert attrs["gen_ai.provider.name"] == "openai"
+    assert attrs["gen_ai.request.model"] == "gpt-4o-mini"
+    assert attrs["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert attrs["gen_ai.response.id"] == "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT"
+    assert attrs["gen_ai.usage.input_tokens"] == 1200
+    assert attrs["gen_ai.usage.output_tokens"] == 300
+    assert attrs["gen_ai.usage.cache_read.input_tokens"] == 1024
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(CHAT_COST)
+    assert attrs["gen_ai.usage.cost.currency"] == "USD"
+    assert attrs["ai.cost.priced"] is True
+    assert attrs["ai.cost.team"] == "search" and attrs["ai.cost.feature"] == "autocomplete"
+    assert attrs["ai.cost.environment"] == "test"  # from the resource
+    assert attrs["ai.cost.untagged"] is False
+    assert attrs["server.address"] == "api.openai.com"
+    assert "secret prompt" not in json.dumps(attrs) and "sk-test" not in json.dumps(attrs)
+
+    assert telemetry.total("gen_ai.client.cost", **{"ai.cost.team": "search"}) == pytest.approx(CHAT_COST)
+    assert telemetry.total("ai.cost.tokens", **{"ai.cost.token.type": "cache_read"}) == 1024
+
+
+def test_untagged_request_is_visible(telemetry: Telemetry) -> None:
+    ask(client(handler()))
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.cost.untagged"] is True
+    assert attrs["ai.cost.team"] == "untagged" and attrs["ai.cost.feature"] == "untagged"
+    assert telemetry.total("gen_ai.client.cost", **{"ai.cost.team": "untagged"}) == pytest.approx(CHAT_COST)
+
+
+def test_stream_with_usage(telemetry: Telemetry) -> None:
+    with tags(team="chat", feature="assistant"):
+        stream = ask(
+            client(handler(body=sse(STREAM_EVENTS), content_type="text/event-stream")),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        assert telemetry.finished() == []  # the span ends when the stream does
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text.startswith("word0 word1")
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.usage.input_tokens"] == 1000 and attrs["gen_ai.usage.output_tokens"] == 500
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(STREAM_COST)
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+def test_stream_without_usage_is_unpriced_no_usage(telemetry: Telemetry) -> None:
+    stream = ask(client(handler(body=sse(STREAM_EVENTS[:-1]), content_type="text/event-stream")), stream=True)
+    for _ in stream:
+        pass
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.cost.priced"] is False and attrs["ai.cost.unpriced_reason"] == "no_usage"
+    assert telemetry.total("ai.cost.unpriced", **{"ai.cost.unpriced_reason": "no_usage"}) == 1
+
+
+def test_stream_closed_early_still_ends_the_span(telemetry: Telemetry) -> None:
+    stream = ask(
+        client(handler(body=sse(STREAM_EVENTS), content_type="text/event-stream")),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    next(iter(stream))
+    stream.close()
+    span = telemetry.one_span()
+    assert span.end_time is not None
+    assert dict(span.attributes or {})["ai.cost.unpriced_reason"] == "no_usage"
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, openai.RateLimitError), (500, openai.InternalServerError)])
+def test_http_errors_pass_through_unchanged(telemetry: Telemetry, status: int, error: type[Exception]) -> None:
+    body = json.dumps({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}})
+    with pytest.raises(error) as raised:
+        ask(client(handler(status=status, body=body.encode())))
+    assert raised.value.status_code == status  # type: ignore[attr-defined]
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["error.type"] == str(status)
+    assert "gen_ai.usage.cost.amount" not in attrs
+    assert telemetry.total("gen_ai.client.cost") == 0
+
+
+def test_unknown_model_is_unpriced_never_zero(telemetry: Telemetry) -> None:
+    body = json.dumps({**CHAT_RESPONSE, "model": "gpt-99-experimental"}).encode()
+    c = client(handler(body=body))
+    c.chat.completions.create(model="gpt-99-experimental", messages=[{"role": "user", "content": "hi"}])
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.cost.priced"] is False and attrs["ai.cost.unpriced_reason"] == "unknown_model"
+    assert "gen_ai.usage.cost.amount" not in attrs
+    assert telemetry.total("ai.cost.unpriced", **{"ai.cost.unpriced_reason": "unknown_model"}) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"not json", b'{"usage": "lots"}', b'{"usage": {"prompt_tokens": "1e9"}}', b"[1,2,3]", b"\xff\xfe"],
+)
+def test_malformed_bodies_never_raise_from_us(telemetry: Telemetry, body: bytes) -> None:
+    raw = client(handler(body=body)).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.http_response.content == body  # the caller sees the same bytes
+    span = telemetry.one_span()
+    assert span.end_time is not None
+    assert dict(span.attributes or {})["ai.cost.priced"] is False
+
+
+def test_with_raw_response(telemetry: Telemetry) -> None:
+    raw = client(handler()).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert raw.parse().usage.prompt_tokens == 1200
+    assert dict(telemetry.one_span().attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(CHAT_COST)
+
+
+def test_async_client(telemetry: Telemetry) -> None:
+    async def main() -> None:
+        async def handle(request: Any) -> Any:
+            return httpx2.Response(200, json=CHAT_RESPONSE)
+
+        c = openai.AsyncOpenAI(
+            api_key="sk-test", max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handle))
+        )
+
+        async def one(team: str) -> None:
+            with tags(team=team, feature="batch-job"):
+                await c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+
+        await asyncio.gather(*(one(t) for t in ("a", "b", "a")))
+
+    asyncio.run(main())
+    assert len(telemetry.finished()) == 3
+    assert telemetry.total("gen_ai.client.cost", **{"ai.cost.team": "a"}) == pytest.approx(2 * CHAT_COST)
+    assert telemetry.total("gen_ai.client.cost", **{"ai.cost.team": "b"}) == pytest.approx(CHAT_COST)
+
+
+def test_legacy_httpx_client(telemetry: Telemetry) -> None:
+    c = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx.Client(transport=httpx.MockTransport(handler()))
+    )
+    ask(c)
+    assert dict(telemetry.one_span().attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(CHAT_COST)
+
+
+def test_azure_client(telemetry: Telemetry) -> None:
+    c = openai.AzureOpenAI(
+        api_key="azure-key",
+        api_version="2024-10-21",
+        azure_endpoint="https://contoso.openai.azure.com",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler())),
+    )
+    c.chat.completions.create(model="prod-chat", messages=[{"role": "user", "content": "hi"}])
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.provider.name"] == "azure.ai.openai"
+    # the response names the model: gpt-4o-mini on Azure has OpenAI's list price
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(CHAT_COST)
+
+
+def test_metrics_per_team_equal_span_costs(telemetry: Telemetry) -> None:
+    c = client(handler())
+    for team in ("a", "b", "a", "c", "a"):
+        with tags(team=team, feature="f"):
+            ask(c)
+    span_total: dict[str, float] = {}
+    for span in telemetry.finished():
+        attrs = dict(span.attributes or {})
+        span_total[str(attrs["ai.cost.team"])] = span_total.get(str(attrs["ai.cost.team"]), 0.0) + float(
+            attrs["gen_ai.usage.cost.amount"]  # type: ignore[arg-type]
+        )
+    for team, total in span_total.items():
+        assert telemetry.total("gen_ai.client.cost", **{"ai.cost.team": team}) == pytest.approx(total)
+    assert span_total["a"] == pytest.approx(3 * CHAT_COST)
+
+
+def test_uninstrument_restores_send(telemetry: Telemetry) -> None:
+    from otel_ai_cost import AICostInstrumentor
+
+    AICostInstrumentor().uninstrument()
+    assert not hasattr(httpx2.Client.send, "__wrapped__")
+    ask(client(handler()))
+    assert telemetry.finished() == []
+    AICostInstrumentor().instrument()  # so the fixture's uninstrument has something to undo

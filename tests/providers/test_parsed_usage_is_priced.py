@@ -1,0 +1,63 @@
+"""What the parsers produce is what the price engine expects: provider names, models, token split.
+
+Expected costs by hand from published list prices (USD per 1M tokens / per image).
+"""
+
+from __future__ import annotations
+
+import pytest
+from wire_testkit import facts_for, fixture, parse_stream
+
+from otel_ai_cost import PriceEngine
+from otel_ai_cost.providers.anthropic import AnthropicProtocol
+from otel_ai_cost.providers.openai import OpenAIProtocol
+
+OPENAI = OpenAIProtocol()
+ANTHROPIC = AnthropicProtocol()
+
+
+@pytest.fixture(scope="module")
+def engine() -> PriceEngine:
+    return PriceEngine()
+
+
+def test_anthropic_cache_reads_and_both_cache_write_lifetimes(engine: PriceEngine) -> None:
+    facts = facts_for(ANTHROPIC, "/v1/messages", {"model": "claude-sonnet-4-5"}, host="api.anthropic.com")
+    cost = engine.price(ANTHROPIC.parse_response(facts, fixture("anthropic_message_cache.json")).usage)
+    # claude-sonnet-4-5: input 3.00, cache read 0.30, 5m write 3.75, 1h write 6.00, output 15.00
+    # (24 x 3 + 12040 x 0.30 + 1180 x 3.75 + 2010 x 6 + 512 x 15) / 1M = 27849 / 1M
+    assert cost.priced and cost.total_usd == pytest.approx(0.027849)
+
+
+def test_openai_cached_and_reasoning_tokens(engine: PriceEngine) -> None:
+    facts = facts_for(OPENAI, "/v1/chat/completions", {"model": "o4-mini"})
+    cost = engine.price(OPENAI.parse_response(facts, fixture("openai_chat_cached_reasoning.json")).usage)
+    # o4-mini: input 1.10, cached 0.275, output 4.40 (reasoning tokens are output tokens)
+    # ((2006 - 1920) x 1.10 + 1920 x 0.275 + 1275 x 4.40) / 1M = 6232.6 / 1M
+    assert cost.priced and cost.total_usd == pytest.approx(0.0062326)
+
+
+def test_dall_e_3_images(engine: PriceEngine) -> None:
+    facts = facts_for(
+        OPENAI, "/v1/images/generations", {"model": "dall-e-3", "n": 2, "size": "1792x1024", "quality": "hd"}
+    )
+    cost = engine.price(OPENAI.parse_response(facts, fixture("openai_dalle3_n2_hd.json")).usage)
+    assert cost.priced and cost.total_usd == pytest.approx(0.24)  # 2 x $0.12
+
+
+def test_gpt_image_1_tokens(engine: PriceEngine) -> None:
+    facts = facts_for(OPENAI, "/v1/images/generations", {"model": "gpt-image-1"})
+    cost = engine.price(OPENAI.parse_response(facts, fixture("openai_gpt_image_1.json")).usage)
+    # gpt-image-1: text input 5.00, image output 40.00: (50 x 5 + 6240 x 40) / 1M
+    assert cost.priced and cost.total_usd == pytest.approx(0.24985)
+
+
+def test_streams_are_priced(engine: PriceEngine) -> None:
+    facts = facts_for(OPENAI, "/v1/responses", {"model": "gpt-4.1", "stream": True})
+    usage = parse_stream(OPENAI.stream_parser(facts), [fixture("openai_responses_stream.sse")]).usage
+    assert engine.price(usage).priced
+    facts = facts_for(
+        ANTHROPIC, "/v1/messages", {"model": "claude-haiku-4-5", "stream": True}, host="api.anthropic.com"
+    )
+    usage = parse_stream(ANTHROPIC.stream_parser(facts), [fixture("anthropic_stream.sse")]).usage
+    assert engine.price(usage).priced
