@@ -1,0 +1,143 @@
+"""What an OpenAI-style response said, whole or streamed, and the `Usage` it makes.
+
+One `usage` object reader serves every naming: chat and completions (`prompt_tokens`,
+`completion_tokens`, `*_tokens_details`), the Responses API and gpt-image-1 (`input_tokens`,
+`output_tokens`, `input_tokens_details`, `output_tokens_details`) and embeddings. Parts
+(cached, reasoning, audio, image tokens) are clamped to their whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_ai_cost.providers._json import obj, text, tokens
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.usage import Operation, ServiceTier, Usage
+
+IMAGE_OPERATIONS = frozenset({Operation.IMAGE_GENERATION, Operation.IMAGE_EDIT})
+TIERS = {"flex": ServiceTier.FLEX, "priority": ServiceTier.PRIORITY, "batch": ServiceTier.BATCH}
+"""Everything else ("default", "auto", "scale", unknown) is the default tier."""
+
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_STATUS_REASONS = {"completed": "stop", "failed": "error"}
+
+
+class ResponseState:
+    """What a response (whole or streamed) said, until it is turned into a ParsedResponse."""
+
+    __slots__ = ("facts", "model", "response_id", "tier", "usages", "finish", "images", "size", "quality")
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self.facts = facts
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self.tier: str | None = None
+        self.usages: list[dict[str, Any]] = []
+        self.finish: dict[int, str] = {}
+        self.images = 0
+        self.size: str | None = None
+        self.quality: str | None = None
+
+    def meta(self, data: dict[str, Any]) -> None:
+        model = text(data.get("model"))
+        if model is not None:
+            self.model = model
+        response_id = text(data.get("id"))
+        if response_id is not None:
+            self.response_id = response_id
+        tier = data.get("service_tier")
+        if isinstance(tier, str):
+            self.tier = TIERS.get(tier, ServiceTier.DEFAULT)
+
+    def choices(self, choices: object) -> None:
+        if not isinstance(choices, list):
+            return
+        for position, choice in enumerate(choices[:128]):
+            if isinstance(choice, dict):
+                reason = text(choice.get("finish_reason"))
+                if reason is not None:
+                    index = choice.get("index")
+                    key = index if type(index) is int and 0 <= index < 128 else position
+                    if key in self.finish or len(self.finish) < 128:
+                        self.finish[key] = reason
+
+    def status(self, response: dict[str, Any]) -> None:
+        """A Responses API status as a finish reason: stop, length, content_filter, error."""
+        status = response.get("status")
+        if not isinstance(status, str) or not status or status in ("in_progress", "queued"):
+            return
+        if status == "incomplete":
+            details = obj(response.get("incomplete_details")) or {}
+            reason = text(details.get("reason"))
+            self.finish = {0: _INCOMPLETE_REASONS.get(reason or "", reason or "incomplete")}
+        else:
+            self.finish = {0: _STATUS_REASONS.get(status, status[:64])}
+
+    def image_facts(self, data: dict[str, Any]) -> None:
+        """gpt-image-1 responses say the size and quality they produced."""
+        size, quality = text(data.get("size")), text(data.get("quality"))
+        if size is not None and size != "auto":
+            self.size = size
+        if quality is not None and quality != "auto":
+            self.quality = quality
+
+    def build(self) -> ParsedResponse:
+        facts = self.facts
+        image_operation = facts.operation in IMAGE_OPERATIONS
+        usage = Usage(
+            provider=facts.provider,
+            operation=facts.operation,
+            request_model=facts.request_model,
+            response_model=self.model,
+            deployment=facts.deployment,
+            service_tier=self.tier or facts.service_tier,
+        )
+        found = False
+        for counts in self.usages:
+            found = add_tokens(usage, counts, facts.operation) or found
+        if image_operation:
+            usage.image_count = self.images
+            usage.image_size = self.size if facts.image_size in (None, "auto") and self.size else facts.image_size
+            usage.image_quality = (
+                self.quality if facts.image_quality in (None, "auto") and self.quality else facts.image_quality
+            )
+            found = found or self.images > 0
+        finish = tuple(self.finish[key] for key in sorted(self.finish))
+        return ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
+
+
+def add_tokens(usage: Usage, counts: dict[str, Any], operation: str) -> bool:
+    """Add one `usage` object (chat, completions, Responses, embeddings or images naming) to `usage`."""
+    prompt = tokens(counts.get("prompt_tokens"))
+    if prompt is None:
+        prompt = tokens(counts.get("input_tokens"))
+    completion = tokens(counts.get("completion_tokens"))
+    if completion is None:
+        completion = tokens(counts.get("output_tokens"))
+    if prompt is None and completion is None:
+        if operation != Operation.EMBEDDINGS:
+            return False
+        prompt = tokens(counts.get("total_tokens"))
+        if prompt is None:
+            return False
+    prompt = prompt or 0
+    completion = completion or 0
+    inputs = obj(counts.get("prompt_tokens_details")) or obj(counts.get("input_tokens_details")) or {}
+    outputs = obj(counts.get("completion_tokens_details")) or obj(counts.get("output_tokens_details")) or {}
+    usage.input_tokens += prompt
+    usage.cache_read_tokens += _part(inputs.get("cached_tokens"), prompt)
+    usage.input_audio_tokens += _part(inputs.get("audio_tokens"), prompt)
+    usage.input_image_tokens += _part(inputs.get("image_tokens"), prompt)
+    usage.output_tokens += completion
+    usage.reasoning_tokens += _part(outputs.get("reasoning_tokens"), completion)
+    usage.output_audio_tokens += _part(outputs.get("audio_tokens"), completion)
+    image_tokens = tokens(outputs.get("image_tokens"))
+    if image_tokens is None and operation in IMAGE_OPERATIONS:
+        image_tokens = completion  # gpt-image-1 outputs only image tokens
+    usage.output_image_tokens += min(image_tokens or 0, completion)
+    return True
+
+
+def _part(value: object, whole: int) -> int:
+    count = tokens(value)
+    return 0 if count is None else min(count, whole)

@@ -1,0 +1,185 @@
+"""Usage from the SSE stream of an OpenAI-style response, parsing only the events that carry it.
+
+- chat/completions chunks: the first chunks (model, id; Azure's first has neither), the chunks
+  whose `usage` is an object (the last one with `stream_options.include_usage`) and those with a
+  non-null `finish_reason`; content deltas are recognised without parsing them
+- the Responses API: `response.completed` / `response.incomplete` / `response.failed`
+- gpt-image-1 image streams: `image_generation.completed` / `image_edit.completed`
+
+Those large final events may pass the SSE reader's cap: usage is then read from the tail it
+keeps (see `sse`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from otel_ai_cost.providers import _json
+from otel_ai_cost.providers._json import obj
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.providers.openai_response import ResponseState
+from otel_ai_cost.providers.sse import MAX_EVENT_BYTES, SSEEvent, SSEReader
+
+_FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_IMAGE_DONE_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
+_USAGE_EVENTS = _FINAL_RESPONSE_EVENTS | _IMAGE_DONE_EVENTS
+_META_ATTEMPTS = 3
+"""Chunks parsed for the model and id before giving up (Azure's first chunk has neither)."""
+
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
+_FINISH_REASON = re.compile(rb'"finish_reason"\s*:\s*"')
+"""Chunks worth parsing: a usage object, or a finish reason that is not null. (Keys inside JSON
+strings are escaped, \\", so content that mentions them does not match.)"""
+_DECODER = json.JSONDecoder()
+_STRING_FIELD = {
+    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
+    for key in ("id", "model", "size", "quality", "status", "reason", "service_tier")
+}
+
+
+class OpenAIStreamParser:
+    """Usage from the SSE stream of an OpenAI-style response, fed in chunks of any size."""
+
+    def __init__(self, facts: RequestFacts, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._sse = SSEReader(max_event_bytes)
+        self._result = ResponseState(facts)
+        self._meta_attempts = _META_ATTEMPTS
+        self._typed_stream = False
+        """The first event parsed had a `type` (Responses or image events): sniff for their final events."""
+        self._closed = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._closed:
+            return
+        for event in self._sse.feed(chunk):
+            self._event(event)
+
+    def finish(self) -> ParsedResponse:
+        if not self._closed:
+            self._closed = True
+            for event in self._sse.close():
+                self._event(event)
+        return self._result.build()
+
+    def _event(self, event: SSEEvent) -> None:
+        name, raw = event.event, event.data
+        if name in _USAGE_EVENTS:
+            self._typed_event(name, raw, event.truncated)
+            return
+        if name.startswith(("response.", "image_")):
+            return  # deltas and lifecycle events of the Responses and image APIs: no usage
+        if event.truncated:
+            if _sniff_usage_event(raw):
+                self._typed_event(name, raw, True)
+            return
+        if raw.startswith(b"[DONE]"):
+            return
+        if self._meta_attempts <= 0:
+            if self._typed_stream:  # Responses or image events without `event:` lines (a proxy)
+                if not _sniff_usage_event(raw):
+                    return
+            elif _USAGE_OBJECT.search(raw) is None and _FINISH_REASON.search(raw) is None:
+                return  # a content delta
+        data = _json.load(raw)
+        if data is None:
+            return
+        kind = data.get("type")
+        if isinstance(kind, str) and kind.startswith(("response.", "image_")):
+            self._typed_stream = True
+            self._meta_attempts = 0
+            self._typed(kind, data)
+            return
+        result = self._result
+        result.meta(data)
+        self._meta_attempts = 0 if result.model is not None else self._meta_attempts - 1
+        usage = obj(data.get("usage"))
+        if usage is not None:
+            result.usages[:] = [usage]  # vLLM's continuous usage stats repeat it, cumulative
+        result.choices(data.get("choices"))
+
+    def _typed_event(self, name: str, raw: bytes, truncated: bool) -> None:
+        """A Responses or image event that can carry usage; `name` is its `event:` (or "message")."""
+        if truncated:
+            self._salvage(name, raw)
+            return
+        data = _json.load(raw)
+        if data is not None:
+            kind = data.get("type")
+            self._typed(kind if isinstance(kind, str) else name, data)
+
+    def _typed(self, kind: str, data: dict[str, Any]) -> None:
+        result = self._result
+        if kind in _FINAL_RESPONSE_EVENTS:
+            response = obj(data.get("response"))
+            if response is not None:
+                result.meta(response)
+                usage = obj(response.get("usage"))
+                if usage is not None:
+                    result.usages[:] = [usage]
+                result.status(response)
+        elif kind in _IMAGE_DONE_EVENTS:
+            result.images += 1
+            usage = obj(data.get("usage"))
+            if usage is not None:
+                result.usages.append(usage)
+            result.image_facts(data)
+        elif kind.startswith("response."):
+            response = obj(data.get("response"))
+            if response is not None:
+                result.meta(response)
+
+    def _salvage(self, name: str, raw: bytes) -> None:
+        """Usage from the head and tail of an event too large to keep whole (see `sse`)."""
+        head = raw[:256]
+        result = self._result
+        usage = _last_object(raw, b'"usage"')
+        if name in _IMAGE_DONE_EVENTS or b"image_generation.completed" in head or b"image_edit.completed" in head:
+            result.images += 1
+            if usage is not None:
+                result.usages.append(usage)
+            result.image_facts({key: _last_string(raw, key) for key in ("size", "quality")})
+            return
+        if name not in _FINAL_RESPONSE_EVENTS and not any(kind.encode() in head for kind in _FINAL_RESPONSE_EVENTS):
+            return
+        if usage is not None:
+            result.usages[:] = [usage]
+        result.meta(
+            {
+                "id": _first_string(raw, "id"),
+                "model": _first_string(raw, "model"),
+                "service_tier": _last_string(raw, "service_tier"),
+            }
+        )
+        status = _first_string(raw, "status")
+        if status is not None:
+            result.status({"status": status, "incomplete_details": {"reason": _first_string(raw, "reason")}})
+
+
+def _sniff_usage_event(raw: bytes) -> bool:
+    """An unnamed event that may be a usage-carrying Responses or image event."""
+    return b'.completed"' in raw or b'"response.incomplete"' in raw or b'"response.failed"' in raw
+
+
+def _last_object(raw: bytes, key: bytes) -> dict[str, Any] | None:
+    """The JSON object that is the value of the last `key` in `raw`, read without parsing the rest."""
+    for match in reversed(list(re.finditer(re.escape(key) + rb"\s*:\s*\{", raw))):
+        start = match.end() - 1
+        try:
+            value, _ = _DECODER.raw_decode(raw[start : start + 65536].decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _first_string(raw: bytes, key: str) -> str | None:
+    match = _STRING_FIELD[key].search(raw)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def _last_string(raw: bytes, key: str) -> str | None:
+    found = _STRING_FIELD[key].findall(raw)
+    return found[-1].decode("utf-8", "replace") if found else None
