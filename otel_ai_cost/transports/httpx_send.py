@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextvars import Token
 from types import ModuleType
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import baggage, context, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
-from otel_ai_cost.providers.routing import route
+from otel_ai_cost.providers.routing import Router
+from otel_ai_cost.telemetry.names import TAG_PREFIX
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.decoding import Decoder, make_decoder
 from otel_ai_cost.usage import Usage
@@ -32,7 +35,7 @@ class SendHooks:
 
     def __init__(self, module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None) -> None:
         self.recorder = recorder
-        self.endpoints = endpoints
+        self.router = Router(endpoints)
         self.sync_tee = _sync_tee_class(module.SyncByteStream)
         self.async_tee = _async_tee_class(module.AsyncByteStream)
 
@@ -41,12 +44,14 @@ class SendHooks:
         if begun is None:
             return wrapped(*args, **kwargs)
         call, protocol = begun
+        token = _enter(call)
         try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                response = wrapped(*args, **kwargs)
+            response = wrapped(*args, **kwargs)
         except BaseException as exc:
             call.fail(type(exc).__qualname__, str(exc)[:200])
             raise
+        finally:
+            context.detach(token)
         self._watch(call, protocol, response, bool(kwargs.get("stream", False)), is_async=False)
         return response
 
@@ -57,12 +62,14 @@ class SendHooks:
         if begun is None:
             return await wrapped(*args, **kwargs)
         call, protocol = begun
+        token = _enter(call)
         try:
-            with trace.use_span(call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-                response = await wrapped(*args, **kwargs)
+            response = await wrapped(*args, **kwargs)
         except BaseException as exc:
             call.fail(type(exc).__qualname__, str(exc)[:200])
             raise
+        finally:
+            context.detach(token)
         self._watch(call, protocol, response, bool(kwargs.get("stream", False)), is_async=True)
         return response
 
@@ -73,12 +80,11 @@ class SendHooks:
                 return None
             url = request.url
             port = url.port  # None for the scheme's default port
-            host = f"{url.host}:{port}" if port else url.host
-            protocol = route(host, url.path, self.endpoints)
+            protocol = self.router.route(url.host, url.path, port=port)
             if protocol is None:
                 return None
             facts = protocol.parse_request(
-                request.method, host, url.path, request.headers.get("content-type"), _request_body(request)
+                request.method, url.host, url.path, request.headers.get("content-type"), _request_body(request)
             )
             if facts is None:
                 return None
@@ -112,6 +118,19 @@ class SendHooks:
             call.finish(_no_usage(call.facts))
 
 
+def _enter(call: Call) -> Token[Context]:
+    """Make the call's span current for the send, without our tags in the baggage.
+
+    Attribution tags travel as W3C baggage between the company's own services; an HTTP
+    instrumentation that injects baggage must not hand them to the AI provider.
+    """
+    ctx = trace.set_span_in_context(call.span)
+    for key in baggage.get_all(ctx):
+        if key.startswith(TAG_PREFIX):
+            ctx = baggage.remove_baggage(key, ctx)
+    return context.attach(ctx)
+
+
 def _request_body(request: Any) -> bytes:
     try:
         content = request.content  # raises when the body is a stream not yet read
@@ -121,7 +140,17 @@ def _request_body(request: Any) -> bytes:
 
 
 def _no_usage(facts: RequestFacts) -> ParsedResponse:
-    usage = Usage(provider=facts.provider, operation=facts.operation, request_model=facts.request_model)
+    """What the request alone says, for a response we could not read."""
+    usage = Usage(
+        provider=facts.provider,
+        operation=facts.operation,
+        request_model=facts.request_model,
+        deployment=facts.deployment,
+        image_count=facts.image_count,
+        image_size=facts.image_size,
+        image_quality=facts.image_quality,
+        service_tier=facts.service_tier,
+    )
     return ParsedResponse(usage, usage_found=False)
 
 

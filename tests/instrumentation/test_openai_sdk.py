@@ -323,3 +323,29 @@ def test_uninstrument_restores_send(telemetry: Telemetry) -> None:
     ask(client(handler()))
     assert telemetry.finished() == []
     AICostInstrumentor().instrument()  # so the fixture's uninstrument has something to undo
+
+
+def test_tags_baggage_is_not_sent_to_the_provider(telemetry: Telemetry) -> None:
+    from opentelemetry import baggage, context
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+
+    from otel_ai_cost import AICostInstrumentor
+
+    # What an HTTP instrumentation does at the transport: inject the current baggage.
+    def inject_then_respond(request: Any) -> Any:
+        carrier: dict[str, str] = {}
+        W3CBaggagePropagator().inject(carrier)
+        inject_then_respond.baggage = carrier.get("baggage", "")  # type: ignore[attr-defined]
+        return httpx2.Response(200, json=CHAT_RESPONSE)
+
+    token = context.attach(baggage.set_baggage("request.origin", "web"))
+    try:
+        with tags(team="search", feature="autocomplete"):
+            ask(client(inject_then_respond))
+    finally:
+        context.detach(token)
+    sent = inject_then_respond.baggage  # type: ignore[attr-defined]
+    assert "request.origin=web" in sent  # other baggage is untouched
+    assert "ai.cost" not in sent
+    assert AICostInstrumentor is not None
+    assert dict(telemetry.one_span().attributes or {})["ai.cost.team"] == "search"
