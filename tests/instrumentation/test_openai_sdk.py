@@ -349,3 +349,39 @@ def test_tags_baggage_is_not_sent_to_the_provider(telemetry: Telemetry) -> None:
     assert "ai.cost" not in sent
     assert AICostInstrumentor is not None
     assert dict(telemetry.one_span().attributes or {})["ai.cost.team"] == "search"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_stream(telemetry: Telemetry, encoding: str) -> None:
+    import zlib
+
+    raw = sse(STREAM_EVENTS)
+    if encoding == "gzip":
+        compressor = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    else:
+        compressor = zlib.compressobj()
+    body = compressor.compress(raw) + compressor.flush()
+
+    def handle(request: Any) -> Any:
+        headers = {"content-type": "text/event-stream", "content-encoding": encoding}
+        return httpx2.Response(200, stream=Chunked(body, size=5), headers=headers)
+
+    stream = ask(client(handle), stream=True, stream_options={"include_usage": True})
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text.startswith("word0")  # the caller still gets decoded text
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(STREAM_COST)
+
+
+def test_truncated_stream_never_raises_from_us(telemetry: Telemetry) -> None:
+    raw = sse(STREAM_EVENTS)
+    cut = raw[: len(raw) - 40]  # the usage event is cut mid-JSON
+
+    def handle(request: Any) -> Any:
+        return httpx2.Response(200, stream=Chunked(cut), headers={"content-type": "text/event-stream"})
+
+    stream = ask(client(handle), stream=True, stream_options={"include_usage": True})
+    chunks = [c for c in stream]
+    assert chunks  # what arrived reaches the caller
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.cost.priced"] is False and attrs["ai.cost.unpriced_reason"] == "no_usage"
