@@ -27,6 +27,9 @@ class Settings:
     """`OTEL_AI_COST_MAX_TAG_VALUES`: distinct values per dimension on metrics before `other`."""
     endpoints: str = ""
     """`OTEL_AI_COST_ENDPOINTS`: `http://127.0.0.1:8080/v1=openai:vllm,...`, gateways and self-hosted APIs."""
+    estimate_stream_usage: bool = False
+    """`OTEL_AI_COST_ESTIMATE_STREAM_USAGE`: price a stream that reported no usage from an estimate
+    (input: request bytes / 4; output: one token per content delta), marked `ai.cost.estimated`."""
     semconv_metrics: bool = True
     """`OTEL_AI_COST_SEMCONV_METRICS`: false when another instrumentation already emits the GenAI
     token and duration histograms (openai-v2, anthropic's own tracing)."""
@@ -41,6 +44,7 @@ class Settings:
             required_tags=_names(env.get(PREFIX + "REQUIRED_TAGS"), ("team", "feature")),
             max_tag_values=int(_float(env, PREFIX + "MAX_TAG_VALUES", 100, minimum=1)),
             endpoints=env.get(PREFIX + "ENDPOINTS", ""),
+            estimate_stream_usage=_bool(env, PREFIX + "ESTIMATE_STREAM_USAGE", False),
             semconv_metrics=_bool(env, PREFIX + "SEMCONV_METRICS", True),
         )
 

@@ -81,6 +81,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("price_engine") or default_engine(),
             policy,
             semconv_histograms=settings.semconv_metrics,
+            estimate_stream_usage=settings.estimate_stream_usage,
         )
         state = {"recorder": recorder, "endpoints": endpoints}
         AICostInstrumentor._active = state

@@ -31,6 +31,8 @@ class RequestFacts:
     image_size: str | None = None
     image_quality: str | None = None
     service_tier: str = "default"
+    request_bytes: int = 0
+    """Size of the request body: the input estimate of a stream that reports no usage."""
 
 
 @dataclass(slots=True)
@@ -40,6 +42,8 @@ class ParsedResponse:
     finish_reasons: tuple[str, ...] = field(default_factory=tuple)
     usage_found: bool = True
     """False when the response carried no usage (e.g. a stream without include_usage)."""
+    content_events: int = field(default=0, compare=False)
+    """Streamed content deltas seen (about one token each): the output estimate without usage."""
 
 
 class StreamParser(Protocol):

@@ -49,6 +49,7 @@ class OpenAIStreamParser:
         self._typed_stream = False
         """The first event parsed had a `type` (Responses or image events): sniff for their final events."""
         self._closed = False
+        self._content_events = 0
 
     def feed(self, chunk: bytes) -> None:
         if self._closed:
@@ -61,7 +62,9 @@ class OpenAIStreamParser:
             self._closed = True
             for event in self._sse.close():
                 self._event(event)
-        return self._result.build()
+        parsed = self._result.build()
+        parsed.content_events = self._content_events
+        return parsed
 
     def _event(self, event: SSEEvent) -> None:
         name, raw = event.event, event.data
@@ -81,6 +84,7 @@ class OpenAIStreamParser:
                 if not _sniff_usage_event(raw):
                     return
             elif _USAGE_OBJECT.search(raw) is None and _FINISH_REASON.search(raw) is None:
+                self._content_events += 1
                 return  # a content delta
         data = _json.load(raw)
         if data is None:

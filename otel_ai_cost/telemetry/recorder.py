@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
@@ -36,7 +35,9 @@ class Recorder:
         tag_policy: TagPolicy,
         *,
         semconv_histograms: bool = True,
+        estimate_stream_usage: bool = False,
     ) -> None:
+        self.estimate_stream_usage = estimate_stream_usage
         self.tracer = tracer
         self.engine = engine
         self.tag_policy = tag_policy
@@ -166,9 +167,11 @@ class Call:
         assert parsed is not None
         if recorder.duration is not None:
             recorder.duration.record(duration, metric_attributes)
+        if not parsed.usage_found and recorder.estimate_stream_usage and facts.stream:
+            _estimate(usage, facts, parsed)
         _set_response_attributes(span, usage, parsed)
 
-        cost = recorder.engine.price(usage) if parsed.usage_found or usage.image_count else None
+        cost = recorder.engine.price(usage) if parsed.usage_found or usage.estimated or usage.image_count else None
         if cost is None:
             cost = Cost.unpriced("no_usage", usage.model)
         _set_cost_attributes(span, cost)
@@ -179,7 +182,7 @@ class Call:
         else:
             recorder.unpriced.add(1, {**metric_attributes, names.UNPRICED_REASON: cost.unpriced_reason or "unknown"})
 
-        if parsed.usage_found:
+        if parsed.usage_found or usage.estimated:
             self._record_tokens(usage, metric_attributes)
         if usage.image_count:
             recorder.images.add(
@@ -209,6 +212,16 @@ class Call:
                 recorder.token_usage.record(usage.output_tokens, {**attributes, names.TOKEN_TYPE: "output"})
 
 
+CHARS_PER_TOKEN = 4
+"""The rule of thumb for English text with the common BPE tokenizers."""
+
+
+def _estimate(usage: Usage, facts: RequestFacts, parsed: ParsedResponse) -> None:
+    usage.input_tokens = facts.request_bytes // CHARS_PER_TOKEN
+    usage.output_tokens = parsed.content_events
+    usage.estimated = True
+
+
 def _usage_of(facts: RequestFacts) -> Usage:
     return Usage(provider=facts.provider, operation=facts.operation, request_model=facts.request_model)
 
@@ -220,7 +233,7 @@ def _set_response_attributes(span: Span, usage: Usage, parsed: ParsedResponse) -
         span.set_attribute(names.RESPONSE_ID, parsed.response_id)
     if parsed.finish_reasons:
         span.set_attribute(names.FINISH_REASONS, list(parsed.finish_reasons))
-    if parsed.usage_found:
+    if parsed.usage_found or usage.estimated:
         span.set_attribute(names.INPUT_TOKENS, usage.input_tokens)
         span.set_attribute(names.OUTPUT_TOKENS, usage.output_tokens)
         if usage.cache_read_tokens:
@@ -249,7 +262,3 @@ def _set_cost_attributes(span: Span, cost: Cost) -> None:
         span.set_attribute(names.PRICE_SOURCE, cost.price_source)
     if cost.list_usd != cost.total_usd:
         span.set_attribute(names.LIST_COST, cost.list_usd)
-
-
-def current_span_is_recording() -> bool:
-    return trace.get_current_span().is_recording()

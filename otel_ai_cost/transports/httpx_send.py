@@ -83,11 +83,13 @@ class SendHooks:
             protocol = self.router.route(url.host, url.path, port=port)
             if protocol is None:
                 return None
+            body = _request_body(request)
             facts = protocol.parse_request(
-                request.method, url.host, url.path, request.headers.get("content-type"), _request_body(request)
+                request.method, url.host, url.path, request.headers.get("content-type"), body
             )
             if facts is None:
                 return None
+            facts.request_bytes = len(body)
             return self.recorder.start(facts, url.host, port or (443 if url.scheme == "https" else 80)), protocol
         except Exception as exc:
             self.recorder.internal_error("request", exc)

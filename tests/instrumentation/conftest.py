@@ -21,6 +21,15 @@ from otel_ai_cost import AICostInstrumentor, PriceEngine
 class Telemetry:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+    def reinstrument(self) -> None:
+        """Instrument again, e.g. after changing OTEL_AI_COST_* settings."""
+        AICostInstrumentor().uninstrument()
+        AICostInstrumentor().instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, price_engine=PriceEngine()
+        )
 
     def finished(self) -> list[ReadableSpan]:
         return list(self.spans.get_finished_spans())
@@ -46,7 +55,13 @@ class Telemetry:
 
 @pytest.fixture
 def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
-    for name in ("OTEL_AI_COST_DEFAULT_TAGS", "OTEL_AI_COST_REQUIRED_TAGS", "OTEL_AI_COST_ENDPOINTS"):
+    for name in (
+        "OTEL_AI_COST_DEFAULT_TAGS",
+        "OTEL_AI_COST_REQUIRED_TAGS",
+        "OTEL_AI_COST_ENDPOINTS",
+        "OTEL_AI_COST_ESTIMATE_STREAM_USAGE",
+        "OTEL_AI_COST_SEMCONV_METRICS",
+    ):
         monkeypatch.delenv(name, raising=False)
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider(resource=Resource.create({"deployment.environment.name": "test"}))
@@ -56,6 +71,6 @@ def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
     instrumentor = AICostInstrumentor()
     instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, price_engine=PriceEngine())
     try:
-        yield Telemetry(spans, reader)
+        yield Telemetry(spans, reader, tracer_provider, meter_provider)
     finally:
         instrumentor.uninstrument()

@@ -385,3 +385,41 @@ def test_truncated_stream_never_raises_from_us(telemetry: Telemetry) -> None:
     assert chunks  # what arrived reaches the caller
     attrs = dict(telemetry.one_span().attributes or {})
     assert attrs["ai.cost.priced"] is False and attrs["ai.cost.unpriced_reason"] == "no_usage"
+
+
+def test_stream_without_usage_can_be_estimated(telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_AI_COST_ESTIMATE_STREAM_USAGE", "true")
+    telemetry.reinstrument()
+    seen: list[Any] = []
+
+    def handle(request: Any) -> Any:
+        seen.append(len(request.content))
+        body = sse(STREAM_EVENTS[:-1])  # no usage event
+        return httpx2.Response(200, stream=Chunked(body), headers={"content-type": "text/event-stream"})
+
+    for _ in ask(client(handle), stream=True):
+        pass
+    attrs = dict(telemetry.one_span().attributes or {})
+    # output: 20 content deltas (one per word; the role-only first chunk carries no text) ~ 20 tokens;
+    # input: request bytes / 4. Cost = input x 0.15 + 20 x 0.60 per 1M.
+    expected_input = seen[0] // 4
+    assert attrs["ai.cost.estimated"] is True
+    assert attrs["gen_ai.usage.output_tokens"] == 20
+    assert attrs["gen_ai.usage.input_tokens"] == expected_input
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx((expected_input * 0.15 + 20 * 0.60) / 1e6)
+
+
+def test_semconv_histograms_can_be_switched_off(telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_AI_COST_SEMCONV_METRICS", "false")
+    telemetry.reinstrument()
+    ask(client(handler()))
+    assert telemetry.points("gen_ai.client.token.usage") == []
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(CHAT_COST)
+
+
+def test_instrument_twice_is_harmless(telemetry: Telemetry) -> None:
+    from otel_ai_cost import AICostInstrumentor
+
+    AICostInstrumentor().instrument()
+    ask(client(handler()))
+    assert len(telemetry.finished()) == 1
