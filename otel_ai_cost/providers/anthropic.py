@@ -18,7 +18,7 @@ from typing import Any
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
-from otel_ai_cost.providers.sse import SSEEvent, SSEReader
+from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
 ANTHROPIC = "anthropic"
@@ -72,23 +72,12 @@ class AnthropicProtocol:
         return AnthropicStreamParser(facts)
 
 
-class AnthropicStreamParser:
+class AnthropicStreamParser(SSEStreamParser):
     def __init__(self, facts: RequestFacts) -> None:
-        self._sse = SSEReader()
+        super().__init__()
         self._message = _Message(facts)
-        self._closed = False
 
-    def feed(self, chunk: bytes) -> None:
-        if self._closed:
-            return
-        for event in self._sse.feed(chunk):
-            self._event(event)
-
-    def finish(self) -> ParsedResponse:
-        if not self._closed:
-            self._closed = True
-            for event in self._sse.close():
-                self._event(event)
+    def _build(self) -> ParsedResponse:
         return self._message.build()
 
     def _event(self, event: SSEEvent) -> None:

@@ -20,7 +20,7 @@ from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.openai_response import ResponseState
-from otel_ai_cost.providers.sse import MAX_EVENT_BYTES, SSEEvent, SSEReader
+from otel_ai_cost.providers.sse import MAX_EVENT_BYTES, SSEEvent, SSEStreamParser
 
 _FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _IMAGE_DONE_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
@@ -39,29 +39,18 @@ _STRING_FIELD = {
 }
 
 
-class OpenAIStreamParser:
+class OpenAIStreamParser(SSEStreamParser):
     """Usage from the SSE stream of an OpenAI-style response, fed in chunks of any size."""
 
     def __init__(self, facts: RequestFacts, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
-        self._sse = SSEReader(max_event_bytes)
+        super().__init__(max_event_bytes)
         self._result = ResponseState(facts)
         self._meta_attempts = _META_ATTEMPTS
         self._typed_stream = False
         """The first event parsed had a `type` (Responses or image events): sniff for their final events."""
-        self._closed = False
         self._content_events = 0
 
-    def feed(self, chunk: bytes) -> None:
-        if self._closed:
-            return
-        for event in self._sse.feed(chunk):
-            self._event(event)
-
-    def finish(self) -> ParsedResponse:
-        if not self._closed:
-            self._closed = True
-            for event in self._sse.close():
-                self._event(event)
+    def _build(self) -> ParsedResponse:
         parsed = self._result.build()
         parsed.content_events = self._content_events
         return parsed

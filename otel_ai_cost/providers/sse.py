@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from otel_ai_cost.providers.base import ParsedResponse
+
 MAX_EVENT_BYTES = 1 << 20
 """Default cap on the bytes kept for one event: 1 MiB."""
 HEAD_BYTES = 16 << 10
@@ -202,3 +204,33 @@ class SSEReader:
             self._lines = 0
         self._truncated = False
         self._name = b""
+
+
+class SSEStreamParser:
+    """What every SSE stream parser shares: framing, and finishing once.
+
+    Subclasses read the events they care about in `_event` and build the result in `_build`.
+    """
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._sse = SSEReader(max_event_bytes)
+        self._closed = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self._closed:
+            return
+        for event in self._sse.feed(chunk):
+            self._event(event)
+
+    def finish(self) -> ParsedResponse:
+        if not self._closed:
+            self._closed = True
+            for event in self._sse.close():
+                self._event(event)
+        return self._build()
+
+    def _event(self, event: SSEEvent) -> None:
+        raise NotImplementedError
+
+    def _build(self) -> ParsedResponse:
+        raise NotImplementedError
