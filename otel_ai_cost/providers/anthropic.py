@@ -17,7 +17,7 @@ from typing import Any
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, bare_path
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
@@ -43,10 +43,7 @@ class AnthropicProtocol:
     ) -> RequestFacts | None:
         if method != "POST" and method.upper() != "POST":
             return None
-        query = path.find("?")
-        if query >= 0:
-            path = path[:query]
-        if not path.rstrip("/").endswith("/messages"):
+        if not bare_path(path).endswith("/messages"):
             return None  # count_tokens, batches, models, files, ...
         facts = RequestFacts(provider=self.provider, operation=Operation.CHAT)
         fields = _json.load(body)

@@ -34,6 +34,27 @@ class RequestFacts:
     request_bytes: int = 0
     """Size of the request body: the input estimate of a stream that reports no usage."""
 
+    def usage(self) -> Usage:
+        """What the request alone says, before (or without) a readable response."""
+        return Usage(
+            provider=self.provider,
+            operation=self.operation,
+            request_model=self.request_model,
+            deployment=self.deployment,
+            image_count=self.image_count,
+            image_size=self.image_size,
+            image_quality=self.image_quality,
+            service_tier=self.service_tier,
+        )
+
+
+def bare_path(path: str) -> str:
+    """`path` without its query string and trailing slashes."""
+    query = path.find("?")
+    if query >= 0:
+        path = path[:query]
+    return path.rstrip("/")
+
 
 @dataclass(slots=True)
 class ParsedResponse:

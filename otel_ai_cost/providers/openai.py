@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, bare_path
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.providers.openai_response import IMAGE_OPERATIONS, TIERS, ResponseState
 from otel_ai_cost.providers.openai_stream import OpenAIStreamParser
@@ -56,7 +56,7 @@ _GPT_IMAGE_QUALITY = frozenset({"low", "medium", "high", "auto"})
 
 def operation_of(path: str) -> str | None:
     """The operation a POST to `path` performs, or None when it is not a billable one."""
-    path = _bare(path)
+    path = bare_path(path)
     for suffix, operation in _OPERATIONS:
         if path.endswith(suffix):
             return operation
@@ -176,19 +176,11 @@ def _image_defaults(facts: RequestFacts) -> None:
 
 def _default_image_model(path: str, fields: dict[str, Any]) -> str:
     """api.openai.com's default: dall-e-2, unless a gpt-image-1-only parameter is used."""
-    if _bare(path).endswith("/variations"):
+    if bare_path(path).endswith("/variations"):
         return "dall-e-2"  # the only model variations support
     if any(key in fields for key in _GPT_IMAGE_ONLY) or text(fields.get("quality")) in _GPT_IMAGE_QUALITY:
         return "gpt-image-1"
     return "dall-e-2"
-
-
-def _bare(path: str) -> str:
-    """`path` without its query string and trailing slashes."""
-    query = path.find("?")
-    if query >= 0:
-        path = path[:query]
-    return path.rstrip("/")
 
 
 def _is_multipart(content_type: str | None, body: bytes) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_ai_cost.pricing import Cost, PriceEngine
+from otel_ai_cost.pricing import Cost, PriceEngine, UnpricedReason
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.tags import TagPolicy, current_tags
 from otel_ai_cost.telemetry import names
@@ -136,7 +136,7 @@ class Call:
             return
         try:
             self.span.set_status(Status(StatusCode.ERROR, description))
-            self._record(_usage_of(self.facts), None, error_type=error_type)
+            self._record(self.facts.usage(), None, error_type=error_type)
         except Exception as exc:
             self.recorder.internal_error("record", exc)
         finally:
@@ -173,7 +173,7 @@ class Call:
 
         cost = recorder.engine.price(usage) if parsed.usage_found or usage.estimated or usage.image_count else None
         if cost is None:
-            cost = Cost.unpriced("no_usage", usage.model)
+            cost = Cost.unpriced(UnpricedReason.NO_USAGE, usage.model)
         _set_cost_attributes(span, cost)
         if cost.priced:
             recorder.cost.add(cost.total_usd, metric_attributes)
@@ -220,10 +220,6 @@ def _estimate(usage: Usage, facts: RequestFacts, parsed: ParsedResponse) -> None
     usage.input_tokens = facts.request_bytes // CHARS_PER_TOKEN
     usage.output_tokens = parsed.content_events
     usage.estimated = True
-
-
-def _usage_of(facts: RequestFacts) -> Usage:
-    return Usage(provider=facts.provider, operation=facts.operation, request_model=facts.request_model)
 
 
 def _set_response_attributes(span: Span, usage: Usage, parsed: ParsedResponse) -> None:

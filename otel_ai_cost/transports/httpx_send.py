@@ -24,7 +24,6 @@ from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.names import TAG_PREFIX
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.decoding import Decoder, make_decoder
-from otel_ai_cost.usage import Usage
 
 MAX_BUFFERED_BODY = 32 * 1024 * 1024
 """A streamed non-SSE body larger than this is not parsed (and the request not priced)."""
@@ -143,17 +142,7 @@ def _request_body(request: Any) -> bytes:
 
 def _no_usage(facts: RequestFacts) -> ParsedResponse:
     """What the request alone says, for a response we could not read."""
-    usage = Usage(
-        provider=facts.provider,
-        operation=facts.operation,
-        request_model=facts.request_model,
-        deployment=facts.deployment,
-        image_count=facts.image_count,
-        image_size=facts.image_size,
-        image_quality=facts.image_quality,
-        service_tier=facts.service_tier,
-    )
-    return ParsedResponse(usage, usage_found=False)
+    return ParsedResponse(facts.usage(), usage_found=False)
 
 
 def _parse_whole(recorder: Recorder, protocol: WireProtocol, facts: RequestFacts, body: bytes) -> ParsedResponse:
