@@ -43,6 +43,7 @@ TOKENS = ("ai.cost.tokens", "{token}")
 SAVINGS_COUNTER = ("ai.cost.savings", "USD")
 UNPRICED = ("ai.cost.unpriced", "{request}")
 IMAGES = ("ai.cost.images", "{image}")
+REQUESTS = ("ai.cost.requests", "{request}")
 INTERNAL_ERRORS = ("ai.cost.internal_errors", "{error}")
 
 # Bucket advice of the GenAI semantic conventions.

@@ -52,6 +52,11 @@ class Recorder:
             names.UNPRICED[0], unit=names.UNPRICED[1], description="Requests with no known price"
         )
         self.images = meter.create_counter(names.IMAGES[0], unit=names.IMAGES[1], description="Images generated")
+        # Counted here, not only by the optional semconv duration histogram, so that cost per request and
+        # error rates by team keep working when another instrumentation owns the semconv metrics.
+        self.requests = meter.create_counter(
+            names.REQUESTS[0], unit=names.REQUESTS[1], description="GenAI requests, failed ones with error.type"
+        )
         self.internal_errors = meter.create_counter(
             names.INTERNAL_ERRORS[0], unit=names.INTERNAL_ERRORS[1], description="Errors inside otel-ai-cost"
         )
@@ -160,11 +165,13 @@ class Call:
 
         if error_type is not None:
             span.set_attribute(names.ERROR_TYPE, error_type)
+            recorder.requests.add(1, {**metric_attributes, names.ERROR_TYPE: error_type})
             if recorder.duration is not None:
                 recorder.duration.record(duration, {**metric_attributes, names.ERROR_TYPE: error_type})
             return
 
         assert parsed is not None
+        recorder.requests.add(1, metric_attributes)
         if recorder.duration is not None:
             recorder.duration.record(duration, metric_attributes)
         if not parsed.usage_found and recorder.estimate_stream_usage and facts.stream:

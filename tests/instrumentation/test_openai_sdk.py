@@ -163,6 +163,7 @@ def test_chat_completion_span_and_metrics(telemetry: Telemetry) -> None:
 
     assert telemetry.total("gen_ai.client.cost", **{"ai.cost.team": "search"}) == pytest.approx(CHAT_COST)
     assert telemetry.total("ai.cost.tokens", **{"ai.cost.token.type": "cache_read"}) == 1024
+    assert telemetry.total("ai.cost.requests", **{"ai.cost.team": "search", "gen_ai.request.model": "gpt-4o-mini"}) == 1
 
 
 def test_untagged_request_is_visible(telemetry: Telemetry) -> None:
@@ -221,6 +222,7 @@ def test_http_errors_pass_through_unchanged(telemetry: Telemetry, status: int, e
     assert attrs["error.type"] == str(status)
     assert "gen_ai.usage.cost.amount" not in attrs
     assert telemetry.total("gen_ai.client.cost") == 0
+    assert telemetry.total("ai.cost.requests", **{"error.type": str(status)}) == 1
 
 
 def test_unknown_model_is_unpriced_never_zero(telemetry: Telemetry) -> None:
