@@ -9,16 +9,15 @@ the field, and the prices loaded before stay in force.
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from otel_ai_cost.config_files import ConfigFileError, load_config_file
 from otel_ai_cost.pricing import names
 from otel_ai_cost.pricing.cost import PriceSource
 from otel_ai_cost.pricing.rates import ModelPrices
@@ -82,58 +81,13 @@ class OverridesFile(_Strict):
     deployments: tuple[Deployment, ...] = ()
 
 
-class OverridesError(ValueError):
+class OverridesError(ConfigFileError):
     """The overrides file is unreadable or invalid; the message names file, entry and field."""
 
 
 def parse_overrides(path: str | os.PathLike[str]) -> OverridesFile:
     """Read and validate an overrides file, or raise `OverridesError`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise OverridesError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-    try:
-        if kind == "JSON":
-            raw = json.loads(text)
-        else:
-            import yaml
-
-            raw = yaml.safe_load(text)
-    except Exception as exc:  # json.JSONDecodeError or yaml.YAMLError, with line and column
-        raise OverridesError(f"{path}: not valid {kind}: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise OverridesError(f"{path}: expected a mapping with models, discounts, deployments")
-    try:
-        return OverridesFile.model_validate(raw)
-    except ValidationError as exc:
-        raise OverridesError(_describe(path, raw, exc)) from None
-
-
-def _describe(path: Path, raw: dict[str, Any], error: ValidationError) -> str:
-    lines = [f"{path}: {error.error_count()} invalid field(s)"]
-    for item in error.errors():
-        loc = item["loc"]
-        entry = ""
-        if len(loc) >= 2 and isinstance(loc[1], int):
-            section, index = str(loc[0]), loc[1]
-            entry = f"{section}[{index}]"
-            try:
-                fields = raw[section][index]
-                named = ", ".join(f"{k}={fields[k]}" for k in ("provider", "model", "deployment") if k in fields)
-                if named:
-                    entry += f" ({named})"
-            except (KeyError, IndexError, TypeError):
-                pass
-            field_path = ".".join(str(part) for part in loc[2:]) or "(entry)"
-        else:
-            field_path = ".".join(str(part) for part in loc) or "(file)"
-        where = f"{entry} field {field_path}" if entry else f"field {field_path}"
-        lines.append(f"  {where}: {item['msg']}")
-    return "\n".join(lines)
+    return load_config_file(path, OverridesFile, error=OverridesError, naming_keys=("provider", "model", "deployment"))
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,0 +1,80 @@
+"""Files people write (price overrides, budgets): read YAML or JSON, validate, and say what is wrong.
+
+A message names the file, the entry (`models[1] (provider=vllm, model=llama-x)`) and the field, so
+the user can fix the file without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ConfigFileError(ValueError):
+    """A file is unreadable or invalid; the message names file, entry and field."""
+
+
+def load_config_file(
+    path: str | os.PathLike[str],
+    schema: type[Model],
+    *,
+    error: type[ConfigFileError],
+    naming_keys: Sequence[str],
+) -> Model:
+    """Read `path` (JSON by its suffix, else YAML) and validate it with `schema`, or raise `error`.
+
+    `naming_keys` are the fields that identify an entry of a list in error messages.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        if kind == "JSON":
+            raw = json.loads(text)
+        else:
+            import yaml
+
+            raw = yaml.safe_load(text)
+    except Exception as exc:  # json.JSONDecodeError or yaml.YAMLError, with line and column
+        raise error(f"{path}: not valid {kind}: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping with {', '.join(schema.model_fields)}")
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        raise error(_describe(path, raw, exc, naming_keys)) from None
+
+
+def _describe(path: Path, raw: dict[str, Any], error: ValidationError, naming_keys: Sequence[str]) -> str:
+    lines = [f"{path}: {error.error_count()} invalid field(s)"]
+    for item in error.errors():
+        loc = item["loc"]
+        entry = ""
+        if len(loc) >= 2 and isinstance(loc[1], int):
+            section, index = str(loc[0]), loc[1]
+            entry = f"{section}[{index}]"
+            try:
+                fields = raw[section][index]
+                named = ", ".join(f"{k}={fields[k]}" for k in naming_keys if k in fields)
+                if named:
+                    entry += f" ({named})"
+            except (KeyError, IndexError, TypeError):
+                pass
+            field_path = ".".join(str(part) for part in loc[2:]) or "(entry)"
+        else:
+            field_path = ".".join(str(part) for part in loc) or "(file)"
+        where = f"{entry} field {field_path}" if entry else f"field {field_path}"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
