@@ -49,3 +49,12 @@ INTERNAL_ERRORS = ("ai.cost.internal_errors", "{error}")
 # Bucket advice of the GenAI semantic conventions.
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+
+# Prometheus names, as the OTLP -> Prometheus translation writes them (dots to underscores, unit
+# suffix except {annotations}, `_total` on counters); dashboards and alert rules use these.
+PROMETHEUS_COST = "gen_ai_client_cost_USD_total"
+
+
+def prometheus_label(attribute: str) -> str:
+    """`ai.cost.team` -> `ai_cost_team`."""
+    return attribute.replace(".", "_")

@@ -1,0 +1,68 @@
+"""The budgets file: spend limits per tag set (a team, or a team's feature in one environment).
+
+budgets:
+  - tags: {team: search}
+    usd: 50            # per period
+    period: 1d         # rolling window, a Prometheus duration (default 1d)
+    warn_at: 0.8       # warning at 80% of the budget (default; null for none)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from otel_ai_cost.config_files import ConfigFileError, load_config_file
+from otel_ai_cost.tags import RESERVED_DIMENSIONS, sanitize_name, sanitize_value
+
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+
+
+class BudgetsError(ConfigFileError):
+    """The budgets file is unreadable or invalid; the message names file, entry and field."""
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    """Shown in alerts; defaults to the tag values joined by "/"."""
+    tags: dict[str, str] = Field(min_length=1)
+    """Dimension -> value, as given to `otel_ai_cost.tags()`: all must match."""
+    usd: float = Field(gt=0)
+    period: str = "1d"
+    warn_at: float | None = Field(default=0.8, gt=0, lt=1)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_as_recorded(cls, tags: dict[str, str]) -> dict[str, str]:
+        for dimension, value in tags.items():
+            if sanitize_name(dimension) != dimension or dimension in RESERVED_DIMENSIONS:
+                raise ValueError(f"{dimension!r} is not a tag dimension (lower-case letters, digits, _)")
+            if sanitize_value(value) != value:
+                raise ValueError(f"{value!r} is not a tag value as recorded (no control characters, <= 128 chars)")
+        return tags
+
+    @field_validator("period")
+    @classmethod
+    def _prometheus_duration(cls, period: str) -> str:
+        if not _DURATION.match(period):
+            raise ValueError(f"{period!r} is not a Prometheus duration such as 1h, 1d or 7d")
+        return period
+
+    @property
+    def label(self) -> str:
+        return self.name or "/".join(self.tags.values())
+
+
+class BudgetsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    budgets: tuple[Budget, ...] = Field(min_length=1)
+
+
+def load_budgets(path: str | os.PathLike[str]) -> BudgetsFile:
+    """Read and validate a budgets file (YAML, or JSON by suffix), or raise `BudgetsError`."""
+    return load_config_file(path, BudgetsFile, error=BudgetsError, naming_keys=("name", "tags"))
