@@ -39,3 +39,8 @@ step "Copilot on the Azure provisioned deployment (PTU: paid up front, list pric
 
 step "Your own prices file, checked before shipping it" \
   otel-ai-cost prices check "$OTEL_AI_COST_PRICES_FILE"
+
+step "Per-team daily budgets as Prometheus alert rules (Grafana: add --format grafana)" \
+  otel-ai-cost alerts budgets "$here/../dashboards/alerts/budgets.example.yaml" -o "$work/budgets.rules.yaml"
+grep -E '^  - alert|^    expr' "$work/budgets.rules.yaml"
+printf '\nDashboards, alert rules and the collector config: dashboards/README.md and collector/README.md\n'
