@@ -111,14 +111,17 @@ def test_output_file_and_its_summary_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("budgets:\n  - tags: {team: search}\n    usd: -5\n", "budgets[0] (tags={'team': 'search'}) field usd:"),
+        (
+            "budgets:\n  - tags: {team: search}\n    usd: -5\n",
+            "1 invalid field(s); budgets[0] (tags={'team': 'search'}) field usd: Input should be greater than 0",
+        ),
         ("budgets:\n  - tags: {Team Name: search}\n    usd: 5\n", "'Team Name' is not a tag dimension"),
         ("budgets:\n  - tags: {untagged: x}\n    usd: 5\n", "'untagged' is not a tag dimension"),
         ("budgets:\n  - usd: 5\n", "budgets[0] field tags: Field required"),
         ("budgets:\n  - tags: {team: a}\n    usd: 5\n    period: 1 day\n", "'1 day' is not a Prometheus duration"),
         ("budgets:\n  - tags: {team: a}\n    usd: 5\n    warn_at: 1.5\n", "field warn_at:"),
         ("budgets:\n  - tags: {team: a}\n    usd: 5\n    limit: 3\n", "field limit: Extra inputs"),
-        ("budgets: []\n", "field budgets:"),
+        ("budgets: []\n", "field budgets: Value error, give at least one budget"),
         ("- just a list\n", "expected a mapping with budgets"),
         ("budgets: [\n", "not valid YAML"),
     ],

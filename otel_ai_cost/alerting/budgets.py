@@ -60,7 +60,14 @@ class Budget(BaseModel):
 class BudgetsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    budgets: tuple[Budget, ...] = Field(min_length=1)
+    budgets: tuple[Budget, ...]
+
+    @field_validator("budgets")
+    @classmethod
+    def _not_empty(cls, budgets: tuple[Budget, ...]) -> tuple[Budget, ...]:
+        if not budgets:
+            raise ValueError("give at least one budget")
+        return budgets
 
 
 def load_budgets(path: str | os.PathLike[str]) -> BudgetsFile:
