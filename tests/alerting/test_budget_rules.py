@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 CLI = shutil.which("otel-ai-cost", path=os.path.dirname(sys.executable)) or "otel-ai-cost"
@@ -76,13 +75,6 @@ tests:
 """
 
 
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.fail("promtool is not installed: `make test` installs the Debian package prometheus")
-    return found
-
-
 def generate(tmp_path: Path) -> Path:
     (tmp_path / "budgets.yaml").write_text(BUDGETS)
     rules = tmp_path / "budgets.rules.yaml"
@@ -101,22 +93,22 @@ def write_tests(tmp_path: Path, rules: Path) -> Path:
     return tests
 
 
-def test_generated_budget_rules_pass_promtool_check(tmp_path: Path) -> None:
-    result = subprocess.run([promtool(), "check", "rules", str(generate(tmp_path))], capture_output=True, text=True)
+def test_generated_budget_rules_pass_promtool_check(promtool_path: str, tmp_path: Path) -> None:
+    result = subprocess.run([promtool_path, "check", "rules", str(generate(tmp_path))], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 5 rules found" in result.stdout
 
 
-def test_generated_budget_rules_warn_then_fire(tmp_path: Path) -> None:
+def test_generated_budget_rules_warn_then_fire(promtool_path: str, tmp_path: Path) -> None:
     tests = write_tests(tmp_path, generate(tmp_path))
-    result = subprocess.run([promtool(), "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run([promtool_path, "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_wrong_budget_fails_the_same_tests(tmp_path: Path) -> None:
+def test_a_wrong_budget_fails_the_same_tests(promtool_path: str, tmp_path: Path) -> None:
     rules = generate(tmp_path)
     tests = write_tests(tmp_path, rules)
     rules.write_text(rules.read_text().replace("> 10\n", "> 20\n"))  # search's budget raised to 20 USD
-    result = subprocess.run([promtool(), "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run([promtool_path, "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode != 0
     assert "AICostBudgetExceeded" in result.stdout + result.stderr

@@ -6,7 +6,6 @@ fires when it should and stays silent for steady traffic, cold starts and tiny a
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,8 @@ UNIT_TESTS = Path(__file__).parent / "ai-cost.rules.test.yaml"
 RULE_FILES = sorted(ALERTS.glob("*.rules.yaml"))
 
 
-def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def promtool(binary: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run promtool with these arguments from the repository root."""
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.fail("promtool is not installed: `make test` installs the Debian package prometheus")
     return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=600, cwd=REPO, check=False)
 
 
@@ -53,13 +49,13 @@ def test_rule_files_are_found() -> None:
 
 
 @pytest.mark.parametrize("rule_file", RULE_FILES, ids=lambda path: path.name)
-def test_promtool_check_rules(rule_file: Path) -> None:
-    result = promtool("check", "rules", rule_file)
+def test_promtool_check_rules(promtool_path: str, rule_file: Path) -> None:
+    result = promtool(promtool_path, "check", "rules", rule_file)
     assert result.returncode == 0, report(result)
 
 
-def test_promtool_unit_tests_pass() -> None:
-    result = promtool("test", "rules", UNIT_TESTS)
+def test_promtool_unit_tests_pass(promtool_path: str) -> None:
+    result = promtool(promtool_path, "test", "rules", UNIT_TESTS)
     assert result.returncode == 0, report(result)
     assert "SUCCESS" in result.stdout, report(result)
 
@@ -85,7 +81,7 @@ def test_every_alert_is_tested_firing_and_silent() -> None:
     assert not never_silent, f"no alert_rule_test expects these alerts to stay silent: {never_silent}"
 
 
-def test_unit_tests_fail_when_a_threshold_changes(tmp_path: Path) -> None:
+def test_unit_tests_fail_when_a_threshold_changes(promtool_path: str, tmp_path: Path) -> None:
     """Meta-test: the AICostUntaggedSpend tests pass on a copy of the rules and fail once its 5% becomes 50%."""
     rules = RULES.read_text(encoding="utf-8")
     assert rules.count(") > 0.05") == 1, "the AICostUntaggedSpend threshold is no longer `) > 0.05`"
@@ -106,7 +102,7 @@ def test_unit_tests_fail_when_a_threshold_changes(tmp_path: Path) -> None:
     def run_against(rule_file: Path) -> subprocess.CompletedProcess[str]:
         test_file = tmp_path / f"{rule_file.stem}.test.yaml"
         test_file.write_text(yaml.safe_dump({**unit_tests, "rule_files": [str(rule_file)]}), encoding="utf-8")
-        return promtool("test", "rules", test_file)
+        return promtool(promtool_path, "test", "rules", test_file)
 
     control = run_against(original)
     assert control.returncode == 0, report(control)

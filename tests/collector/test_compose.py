@@ -9,12 +9,10 @@ compose file gives the collector is the one its config reads.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,10 +70,7 @@ def test_the_collector_runs_the_mounted_config_with_the_environment_it_reads() -
     assert "--web.enable-remote-write-receiver" in SERVICES["prometheus"]["command"]
 
 
-def test_prometheus_config_and_mounted_rules_pass_promtool(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail("promtool is not installed: `make test` installs the Debian package prometheus")
+def test_prometheus_config_and_mounted_rules_pass_promtool(promtool_path: str, tmp_path: Path) -> None:
     config = yaml.safe_load((COLLECTOR / "prometheus.yml").read_text())
     rule_mounts = {target: source for target, source in mounts("prometheus").items() if "/rules/" in target}
     assert config["rule_files"] == ["/etc/prometheus/rules/*.rules.yaml"]
@@ -83,7 +78,7 @@ def test_prometheus_config_and_mounted_rules_pass_promtool(tmp_path: Path) -> No
     config["rule_files"] = [str(source) for source in rule_mounts.values()]  # where they are on this machine
     copy = tmp_path / "prometheus.yml"
     copy.write_text(yaml.safe_dump(config))
-    result = subprocess.run([promtool, "check", "config", str(copy)], capture_output=True, text=True)
+    result = subprocess.run([promtool_path, "check", "config", str(copy)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rule_mounts)} rule files found" in result.stdout
 

@@ -7,7 +7,6 @@ file) with their group interval shortened to 1 s, so they are evaluated while th
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -101,10 +100,7 @@ def _prometheus_config(tmp: Path, workload_port: int) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: `make test` installs the Debian package prometheus")
+def stack(prometheus_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     state = tmp / "workload"
     state.mkdir()
@@ -121,7 +117,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         port = _free_port()
         prometheus = subprocess.Popen(
             [
-                binary,
+                prometheus_path,
                 f"--config.file={_prometheus_config(tmp, workload_port)}",
                 f"--storage.tsdb.path={tmp / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
