@@ -64,12 +64,7 @@ def respond(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, content=RESPONSES["anthropic"], headers={"content-type": "application/json"})
     if body.get("user") == "rate-limited":
         return httpx2.Response(429, content=RATE_LIMITED, headers={"content-type": "application/json"})
-    if path.endswith("/embeddings"):
-        key = "embeddings"
-    elif path.endswith("/images/generations"):
-        key = body["model"]
-    else:
-        key = body["model"]
+    key = "embeddings" if path.endswith("/embeddings") else body["model"]  # chat and images by model
     return httpx2.Response(200, content=RESPONSES[key], headers={"content-type": "application/json"})
 
 
