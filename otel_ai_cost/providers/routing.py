@@ -8,6 +8,10 @@ Built in:
   `/openai/` (`/openai/deployments/{name}/...`, `/openai/v1/...`, also behind an API Management
   prefix): Azure OpenAI (`azure.ai.openai`)
 - api.anthropic.com, `/v1/...`: Anthropic (`anthropic`)
+- generativelanguage.googleapis.com: Gemini (`gcp.gemini`); aiplatform.googleapis.com and
+  `{region}-aiplatform.googleapis.com`: Vertex AI (`gcp.vertex_ai`); paths `.../{model}:{method}`
+  (their mTLS hosts too). Their OpenAI-compatible paths (`/v1beta/openai/...`,
+  `.../endpoints/openapi/...`) go to the OpenAI parser with the same provider name.
 
 Gateways and self-hosted servers are added with an endpoint map: base URL -> protocol name,
 optionally with the provider name to report (`openai:vllm`). The longest matching base path
@@ -28,13 +32,15 @@ from urllib.parse import urlsplit
 
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
 from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.gemini import GEMINI, VERTEX_AI, GeminiProtocol
 from otel_ai_cost.providers.openai import AzureOpenAIProtocol, OpenAIProtocol
 
 ENV_VAR = "OTEL_AI_COST_ENDPOINTS"
-PROTOCOLS: dict[str, type[OpenAIProtocol] | type[AnthropicProtocol]] = {
+PROTOCOLS: dict[str, type[OpenAIProtocol] | type[AnthropicProtocol] | type[GeminiProtocol]] = {
     "openai": OpenAIProtocol,
     "azure": AzureOpenAIProtocol,
     "anthropic": AnthropicProtocol,
+    "gemini": GeminiProtocol,
 }
 HOST_CACHE_SIZE = 4096
 _AZURE_SUFFIXES = (
@@ -52,6 +58,10 @@ _PROVIDER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 OPENAI_API = OpenAIProtocol()
 AZURE_OPENAI_API = AzureOpenAIProtocol()
 ANTHROPIC_API = AnthropicProtocol()
+GEMINI_API = GeminiProtocol(GEMINI)
+VERTEX_AI_API = GeminiProtocol(VERTEX_AI)
+GEMINI_OPENAI_API = OpenAIProtocol(GEMINI)
+VERTEX_AI_OPENAI_API = OpenAIProtocol(VERTEX_AI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,10 @@ class _Rule:
             return ANTHROPIC_API if path.startswith("/v1/") else None
         if builtin == "azure":
             return AZURE_OPENAI_API if "/openai/" in path else None
+        if builtin == "gemini":
+            return GEMINI_OPENAI_API if "/openai/" in path else GEMINI_API
+        if builtin == "vertex":
+            return VERTEX_AI_OPENAI_API if "/endpoints/openapi/" in path else VERTEX_AI_API
         return None
 
 
@@ -158,6 +172,12 @@ def _builtin(name: str) -> str | None:
         return "anthropic"
     if name.endswith(_AZURE_SUFFIXES):
         return "azure"
+    if name in ("generativelanguage.googleapis.com", "generativelanguage.mtls.googleapis.com"):
+        return "gemini"
+    if name in ("aiplatform.googleapis.com", "aiplatform.mtls.googleapis.com") or name.endswith(
+        ("-aiplatform.googleapis.com", "-aiplatform.mtls.googleapis.com")  # {region}-aiplatform
+    ):
+        return "vertex"
     return None
 
 
