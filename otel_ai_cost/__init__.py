@@ -5,6 +5,10 @@ Public API:
 - `price(usage)`: its `Cost` in USD (or an explicit unpriced reason), with the process-wide
   engine configured from `OTEL_AI_COST_*` environment variables.
 - `PriceEngine`: an engine of your own (e.g. another overrides file).
+- `tags(...)`: who pays for the AI requests of a block or function.
+- `budget(usd=..., tokens=..., requests=...)`: a spend limit for a block or function; a request
+  sent once it is spent raises `BudgetExceeded` (or, with `on_exceed="warn"`, logs).
+- `workflow(name)`: a span and cost total for one run of a multi-step job, with its outcome.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import logging
 import threading
 
+from otel_ai_cost.budgets import BudgetExceeded, budget
 from otel_ai_cost.pricing import Cost, CostBreakdown, OverridesError, PriceEngine, UnpricedReason
 from otel_ai_cost.tags import current_tags, tags  # binds `tags` to the function, not the module
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
+from otel_ai_cost.workflows import workflow
 
 __all__ = [
     "AICostInstrumentor",
+    "BudgetExceeded",
     "Cost",
     "CostBreakdown",
     "Operation",
@@ -26,10 +33,12 @@ __all__ = [
     "ServiceTier",
     "UnpricedReason",
     "Usage",
+    "budget",
     "current_tags",
     "default_engine",
     "price",
     "tags",
+    "workflow",
 ]
 
 _engine: PriceEngine | None = None

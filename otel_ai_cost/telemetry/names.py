@@ -34,6 +34,17 @@ IMAGE_SIZE = "ai.image.size"
 IMAGE_QUALITY = "ai.image.quality"
 TAG_PREFIX = "ai.cost."
 UNTAGGED = "ai.cost.untagged"
+WORKFLOW_NAME = "ai.cost.workflow.name"
+WORKFLOW_OUTCOME = "ai.cost.workflow.outcome"
+WORKFLOW_COST = "ai.cost.workflow.cost"
+"""USD of the priced requests finished inside the workflow (see WORKFLOW_UNPRICED_REQUESTS)."""
+WORKFLOW_REQUESTS = "ai.cost.workflow.requests"
+WORKFLOW_UNPRICED_REQUESTS = "ai.cost.workflow.unpriced_requests"
+WORKFLOW_INPUT_TOKENS = "ai.cost.workflow.input_tokens"
+WORKFLOW_OUTPUT_TOKENS = "ai.cost.workflow.output_tokens"
+BUDGET_NAME = "ai.cost.budget.name"
+BUDGET_ACTION = "ai.cost.budget.action"
+"""What a spent budget did to the request: `raise` (not sent) or `warn` (sent)."""
 
 # Instruments: (name, unit).
 COST = ("gen_ai.client.cost", "USD")
@@ -45,10 +56,15 @@ UNPRICED = ("ai.cost.unpriced", "{request}")
 IMAGES = ("ai.cost.images", "{image}")
 REQUESTS = ("ai.cost.requests", "{request}")
 INTERNAL_ERRORS = ("ai.cost.internal_errors", "{error}")
+BUDGET_EXCEEDED = ("ai.cost.budget.exceeded", "{request}")
+WORKFLOW_COST_HISTOGRAM = ("ai.cost.workflow.cost", "USD")
+WORKFLOW_RUNS = ("ai.cost.workflow.runs", "{run}")
 
 # Bucket advice of the GenAI semantic conventions.
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+# USD per workflow run: from a single small call to a long agent run.
+WORKFLOW_COST_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 50, 100)
 
 # Prometheus names, as the OTLP -> Prometheus translation writes them (dots to underscores, unit
 # suffix except {annotations}, `_total` on counters); dashboards and alert rules use these.

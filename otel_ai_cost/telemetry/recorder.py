@@ -17,6 +17,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_ai_cost.pricing import Cost, PriceEngine, UnpricedReason
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
+from otel_ai_cost.scopes import active_scopes, add_request
 from otel_ai_cost.tags import TagPolicy, current_tags
 from otel_ai_cost.telemetry import names
 from otel_ai_cost.usage import Usage
@@ -59,6 +60,19 @@ class Recorder:
         )
         self.internal_errors = meter.create_counter(
             names.INTERNAL_ERRORS[0], unit=names.INTERNAL_ERRORS[1], description="Errors inside otel-ai-cost"
+        )
+        # Budgets and workflows (otel_ai_cost.budgets, .workflows) record with the meter of the recorder in force.
+        self.budget_exceeded = meter.create_counter(
+            names.BUDGET_EXCEEDED[0], unit=names.BUDGET_EXCEEDED[1], description="AI requests over a spent budget"
+        )
+        self.workflow_cost = meter.create_histogram(
+            names.WORKFLOW_COST_HISTOGRAM[0],
+            unit=names.WORKFLOW_COST_HISTOGRAM[1],
+            description="Cost of one workflow run: the AI requests finished inside it",
+            explicit_bucket_boundaries_advisory=list(names.WORKFLOW_COST_BUCKETS),
+        )
+        self.workflow_runs = meter.create_counter(
+            names.WORKFLOW_RUNS[0], unit=names.WORKFLOW_RUNS[1], description="Workflow runs by outcome"
         )
         self.token_usage = None
         self.duration = None
@@ -106,7 +120,7 @@ class Recorder:
 class Call:
     """One HTTP attempt to a GenAI API; finished exactly once, from any thread."""
 
-    __slots__ = ("recorder", "facts", "span", "started", "_done", "_lock", "_tags")
+    __slots__ = ("recorder", "facts", "span", "started", "_done", "_lock", "_tags", "_scopes")
 
     def __init__(self, recorder: Recorder, facts: RequestFacts, span: Span) -> None:
         self.recorder = recorder
@@ -117,6 +131,7 @@ class Call:
         self._lock = threading.Lock()
         # Tags belong to the code that sent the request, not to whoever finishes reading a stream.
         self._tags = current_tags()
+        self._scopes = active_scopes()  # the budgets and workflows it was sent in
 
     def _claim(self) -> bool:
         with self._lock:
@@ -168,6 +183,8 @@ class Call:
             recorder.requests.add(1, {**metric_attributes, names.ERROR_TYPE: error_type})
             if recorder.duration is not None:
                 recorder.duration.record(duration, {**metric_attributes, names.ERROR_TYPE: error_type})
+            if self._scopes:
+                add_request(self._scopes, 0.0, 0, 0)
             return
 
         assert parsed is not None
@@ -182,6 +199,14 @@ class Call:
         if cost is None:
             cost = Cost.unpriced(UnpricedReason.NO_USAGE, usage.model)
         _set_cost_attributes(span, cost)
+        if self._scopes:
+            tokens_known = parsed.usage_found or usage.estimated
+            add_request(
+                self._scopes,
+                cost.total_usd if cost.priced else None,
+                usage.input_tokens if tokens_known else 0,
+                usage.output_tokens if tokens_known else 0,
+            )
         if cost.priced:
             recorder.cost.add(cost.total_usd, metric_attributes)
             if cost.savings_usd > 0:

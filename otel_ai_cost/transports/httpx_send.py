@@ -19,6 +19,7 @@ from opentelemetry import baggage, context, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+from otel_ai_cost.budgets import BudgetExceeded, check_before_send
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.names import TAG_PREFIX
@@ -89,7 +90,10 @@ class SendHooks:
             if facts is None:
                 return None
             facts.request_bytes = len(body)
+            check_before_send(self.recorder)
             return self.recorder.start(facts, url.host, port or (443 if url.scheme == "https" else 80)), protocol
+        except BudgetExceeded:
+            raise  # the one exception of ours the caller gets, on purpose: the request is not sent
         except Exception as exc:
             self.recorder.internal_error("request", exc)
             return None

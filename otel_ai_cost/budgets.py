@@ -1,0 +1,172 @@
+"""Spend limits in code: `budget()` stops (or warns about) AI requests once a block has spent enough.
+
+    with budget(usd=0.50, name="triage"):
+        agent.run(ticket)          # a request sent after 0.50 USD was spent raises BudgetExceeded
+
+    @budget(tokens=200_000, requests=20, on_exceed="warn", name="summaries")
+    async def summarize(doc: str) -> str: ...
+
+Every AI request that finishes inside the block adds its cost, its input and output tokens and one
+request to the budget, and to every enclosing budget (nested budgets each hold). BEFORE a request
+is sent, each budget in force is checked: one that has reached any of its limits
+
+- `on_exceed="raise"` (default): raises `BudgetExceeded` from the HTTP client's `send`; nothing is
+  sent. The openai SDK lets it through as it is; the anthropic SDK wraps it in
+  `anthropic.APIConnectionError` (its `__cause__`) and retries it like one, so catch that and use
+  `BudgetExceeded.in_chain(exc)`, or set `max_retries=0` for code under a budget.
+- `on_exceed="warn"`: logs a warning (once per budget) and sends the request.
+
+Either way the counter `ai.cost.budget.exceeded` counts the request, with the budget name and the
+action. A request is counted when it finishes, not when it is sent, so a budget is overshot by the
+requests in flight when it is reached and by the last request (the one that crossed the limit was
+allowed). An unpriced request adds tokens and a request but no USD (its price is unknown).
+
+Budgets follow the context like `tags()`: asyncio tasks and `contextvars.copy_context().run`.
+As a `with` statement the object keeps its spend across blocks (one object, one running total); as a
+decorator each call gets a budget of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Final, Literal
+
+from otel_ai_cost.scopes import SpendScope, active_scopes
+from otel_ai_cost.telemetry import names
+
+if TYPE_CHECKING:
+    from otel_ai_cost.telemetry.recorder import Recorder
+
+__all__ = ["BudgetExceeded", "OnExceed", "budget", "check_before_send"]
+
+_log = logging.getLogger(__name__)
+
+OnExceed = Literal["raise", "warn"]
+DEFAULT_NAME: Final = "unnamed"
+
+
+class BudgetExceeded(Exception):
+    """A request was about to be sent inside a budget that is already spent; it was not sent.
+
+    `budget_name`, `limit_kind` (`usd`, `tokens` or `requests`), `limit` and `spent` say which limit.
+    """
+
+    def __init__(self, budget_name: str, limit_kind: str, limit: float, spent: float) -> None:
+        super().__init__(f"budget {budget_name!r} exceeded: spent {spent:g} {limit_kind} of {limit:g}")
+        self.budget_name = budget_name
+        self.limit_kind = limit_kind
+        self.limit = limit
+        self.spent = spent
+
+    def __reduce__(self) -> tuple[type[BudgetExceeded], tuple[str, str, float, float]]:
+        return type(self), (self.budget_name, self.limit_kind, self.limit, self.spent)
+
+    @staticmethod
+    def in_chain(exc: BaseException | None) -> BudgetExceeded | None:
+        """The BudgetExceeded behind `exc` (itself or a `__cause__`/`__context__`), e.g. in an SDK's error."""
+        seen: set[int] = set()
+        while exc is not None and id(exc) not in seen:
+            if isinstance(exc, BudgetExceeded):
+                return exc
+            seen.add(id(exc))
+            exc = exc.__cause__ or exc.__context__
+        return None
+
+
+class budget(SpendScope):  # lower-case, like tags() and the context managers of contextlib
+    """A spend limit for the AI requests of a block or a function; see the module docstring.
+
+    At least one of `usd`, `tokens` (input + output) or `requests` is required; a limit of 0 lets
+    nothing through. `name` labels the metric, the log line and `BudgetExceeded`.
+    """
+
+    def __init__(
+        self,
+        *,
+        usd: float | None = None,
+        tokens: int | None = None,
+        requests: int | None = None,
+        on_exceed: OnExceed = "raise",
+        name: str | None = None,
+    ) -> None:
+        super().__init__()
+        if usd is None and tokens is None and requests is None:
+            raise ValueError("budget() needs at least one limit: usd, tokens or requests")
+        for kind, limit in (("usd", usd), ("tokens", tokens), ("requests", requests)):
+            if limit is not None and not (isinstance(limit, int | float) and math.isfinite(limit) and limit >= 0):
+                raise ValueError(f"budget {kind} must be a finite number >= 0, got {limit!r}")
+        if on_exceed not in ("raise", "warn"):
+            raise ValueError(f"on_exceed must be 'raise' or 'warn', got {on_exceed!r}")
+        self.usd = usd
+        self.tokens = tokens
+        self.requests = requests
+        self.on_exceed: OnExceed = on_exceed
+        self.name = name or DEFAULT_NAME
+        self._warned = False
+
+    def __repr__(self) -> str:
+        limits = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (("usd", self.usd), ("tokens", self.tokens), ("requests", self.requests))
+            if v is not None
+        )
+        return f"budget({limits}, on_exceed={self.on_exceed!r}, name={self.name!r})"
+
+    def _fresh(self) -> budget:
+        return budget(
+            usd=self.usd, tokens=self.tokens, requests=self.requests, on_exceed=self.on_exceed, name=self.name
+        )
+
+    def exceeded(self) -> BudgetExceeded | None:
+        """The first limit reached (usd, tokens, requests), as the exception to raise; None while under."""
+        spent = self.spent
+        for kind, limit, value in (
+            ("usd", self.usd, spent.usd),
+            ("tokens", self.tokens, spent.tokens),
+            ("requests", self.requests, spent.requests),
+        ):
+            if limit is not None and value >= limit:
+                return BudgetExceeded(self.name, kind, limit, value)
+        return None
+
+    def _warn_once(self, over: BudgetExceeded) -> None:
+        with self._lock:
+            if self._warned:
+                return
+            self._warned = True
+        _log.warning("otel-ai-cost: %s; sending AI requests anyway (on_exceed='warn')", over)
+
+
+def check_before_send(recorder: Recorder) -> None:
+    """Check the budgets in force before a transport sends an AI request.
+
+    Raises `BudgetExceeded` for the innermost spent budget with `on_exceed="raise"`: the transport
+    must let it propagate and not send. Spent `warn` budgets log once. Every spent budget counts the
+    request in `ai.cost.budget.exceeded`. Nothing else ever raises from here.
+    """
+    scopes = active_scopes()
+    if not scopes:
+        return
+    to_raise: BudgetExceeded | None = None
+    for scope in reversed(scopes):  # innermost first
+        if not isinstance(scope, budget):
+            continue
+        try:
+            over = scope.exceeded()
+            if over is None:
+                continue
+            attributes = {
+                **recorder.tag_policy.resolve().metric_attributes,
+                names.BUDGET_NAME: scope.name,
+                names.BUDGET_ACTION: scope.on_exceed,
+            }
+            recorder.budget_exceeded.add(1, attributes)
+            if scope.on_exceed == "warn":
+                scope._warn_once(over)
+            elif to_raise is None:
+                to_raise = over
+        except Exception as exc:
+            recorder.internal_error("budget", exc)
+    if to_raise is not None:
+        raise to_raise

@@ -1,0 +1,234 @@
+"""`budget()`: limits checked before a request is sent, spend added when it finishes.
+
+Real openai and anthropic SDKs over httpx2.MockTransport (spend_testkit); costs by hand there:
+one OpenAI chat = 0.00045 USD, 1000 + 500 tokens; one Anthropic message = 0.006 USD, 1000 + 200 tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import pickle
+import threading
+from typing import TYPE_CHECKING
+
+import anthropic
+import pytest
+from spend_testkit import (
+    ANTHROPIC_COST,
+    OPENAI_COST,
+    UNKNOWN_MODEL,
+    Handler,
+    anthropic_client,
+    ask_anthropic,
+    ask_openai,
+    ask_openai_async,
+    async_openai_client,
+    openai_client,
+)
+
+from otel_ai_cost import AICostInstrumentor, BudgetExceeded, budget, tags
+from otel_ai_cost.budgets import check_before_send
+
+if TYPE_CHECKING:
+    from .conftest import Telemetry
+
+EXCEEDED = "ai.cost.budget.exceeded"
+
+
+def test_a_spent_budget_raises_before_sending(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = openai_client(handler)
+    with budget(usd=0.0008, name="triage") as limit:
+        ask_openai(client)  # 0.00045 spent: under 0.0008
+        ask_openai(client)  # allowed (under before sending); 0.0009 spent: the last request overshoots
+        with pytest.raises(BudgetExceeded) as raised:
+            ask_openai(client)
+    assert len(handler.seen) == 2  # the third request never reached the transport
+    assert (raised.value.budget_name, raised.value.limit_kind, raised.value.limit) == ("triage", "usd", 0.0008)
+    assert raised.value.spent == pytest.approx(2 * OPENAI_COST)  # 2 x 0.00045 = 0.0009
+    assert limit.spent.usd == pytest.approx(0.0009)
+    assert limit.spent.requests == 2
+    assert len(telemetry.finished()) == 2  # no span for the request that was not sent
+    assert telemetry.total(EXCEEDED, **{"ai.cost.budget.name": "triage", "ai.cost.budget.action": "raise"}) == 1
+
+
+def test_exceeded_counter_carries_the_tags(telemetry: Telemetry) -> None:
+    client = openai_client(Handler())
+    with tags(team="support", feature="triage"), budget(requests=1, name="per-ticket"):
+        ask_openai(client)
+        for _ in range(3):
+            with pytest.raises(BudgetExceeded):
+                ask_openai(client)
+    assert telemetry.total(EXCEEDED, **{"ai.cost.team": "support", "ai.cost.budget.name": "per-ticket"}) == 3
+
+
+def test_warn_sends_logs_once_and_counts(telemetry: Telemetry, caplog: pytest.LogCaptureFixture) -> None:
+    handler = Handler()
+    client = openai_client(handler)
+    with (
+        caplog.at_level(logging.WARNING, logger="otel_ai_cost.budgets"),
+        budget(requests=1, on_exceed="warn", name="soft") as limit,
+    ):
+        for _ in range(3):
+            ask_openai(client)
+    assert len(handler.seen) == 3
+    assert limit.spent.requests == 3
+    warnings = [r.getMessage() for r in caplog.records if "soft" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "exceeded" in warnings[0]
+    # the 2nd and 3rd were sent over the budget
+    assert telemetry.total(EXCEEDED, **{"ai.cost.budget.name": "soft", "ai.cost.budget.action": "warn"}) == 2
+
+
+def test_tokens_limit_counts_input_and_output(telemetry: Telemetry) -> None:
+    handler = Handler()
+    openai_sdk, anthropic_sdk = openai_client(handler), anthropic_client(handler)
+    with budget(tokens=2500, name="tokens") as limit:
+        ask_openai(openai_sdk)  # 1000 + 500 = 1500
+        ask_anthropic(anthropic_sdk)  # + 1000 + 200 = 2700 >= 2500
+        with pytest.raises(BudgetExceeded) as raised:
+            ask_openai(openai_sdk)
+    assert (raised.value.limit_kind, raised.value.spent) == ("tokens", 2700)
+    assert (limit.spent.input_tokens, limit.spent.output_tokens) == (2000, 700)
+    assert limit.spent.usd == pytest.approx(OPENAI_COST + ANTHROPIC_COST)  # 0.00045 + 0.006 = 0.00645
+    assert len(handler.seen) == 2
+
+
+def test_failed_requests_count_as_requests(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = openai_client(handler)
+    with budget(requests=2, name="attempts") as limit:
+        with pytest.raises(Exception, match="server had an error"):
+            ask_openai(client, model="fail")
+        ask_openai(client)
+        with pytest.raises(BudgetExceeded):
+            ask_openai(client)
+    assert (limit.spent.requests, limit.spent.usd) == (2, pytest.approx(OPENAI_COST))
+
+
+def test_unpriced_requests_add_no_usd(telemetry: Telemetry) -> None:
+    client = openai_client(Handler())
+    with budget(usd=0.0001, name="unknown-model") as limit:
+        ask_openai(client, model=UNKNOWN_MODEL)
+        ask_openai(client, model=UNKNOWN_MODEL)  # still sent: an unknown price adds no USD
+    assert (limit.spent.usd, limit.spent.requests, limit.spent.unpriced_requests) == (0.0, 2, 2)
+    assert limit.spent.tokens == 3000  # 2 x (1000 + 500)
+
+
+def test_nested_budgets_each_hold(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = openai_client(handler)
+    with budget(requests=3, name="outer") as outer:
+        with budget(requests=1, name="inner") as inner:
+            ask_openai(client)
+            with pytest.raises(BudgetExceeded) as raised:
+                ask_openai(client)
+            assert raised.value.budget_name == "inner"
+        ask_openai(client)
+        ask_openai(client)
+        with pytest.raises(BudgetExceeded) as raised:
+            ask_openai(client)
+        assert raised.value.budget_name == "outer"
+    assert (outer.spent.requests, inner.spent.requests) == (3, 1)
+    assert len(handler.seen) == 3
+
+
+def test_an_inner_budget_cannot_lift_a_spent_outer_one(telemetry: Telemetry) -> None:
+    client = openai_client(Handler())
+    with budget(requests=1, name="outer"):
+        ask_openai(client)
+        with budget(usd=100, name="generous"), pytest.raises(BudgetExceeded) as raised:
+            ask_openai(client)
+    assert raised.value.budget_name == "outer"
+
+
+def test_threads_with_a_copied_context_share_the_budget(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = openai_client(handler)
+    with budget(requests=100, name="fan-out") as limit:
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(ask_openai, client)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert limit.spent.requests == 8
+    assert limit.spent.usd == pytest.approx(8 * OPENAI_COST)  # 8 x 0.00045 = 0.0036
+    assert limit.spent.tokens == 8 * 1500
+
+
+def test_asyncio_tasks_share_the_budget_and_a_spent_one_stops_them(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = async_openai_client(handler)
+
+    async def run() -> list[object]:
+        with budget(requests=4, name="tasks") as limit:
+            await asyncio.gather(*(ask_openai_async(client) for _ in range(4)))
+            results = await asyncio.gather(*(ask_openai_async(client) for _ in range(2)), return_exceptions=True)
+        assert limit.spent.requests == 4
+        return results
+
+    results = asyncio.run(run())
+    assert all(isinstance(result, BudgetExceeded) for result in results), results
+    assert len(handler.seen) == 4
+
+
+def test_decorator_gives_each_call_its_own_budget(telemetry: Telemetry) -> None:
+    client = openai_client(Handler())
+
+    @budget(requests=1, name="per-call")
+    def answer() -> str:
+        return str(ask_openai(client).choices[0].message.content)
+
+    @budget(requests=1, name="per-call-async")
+    async def answer_async() -> None:
+        async_client = async_openai_client(Handler())
+        await ask_openai_async(async_client)
+        await ask_openai_async(async_client)
+
+    assert answer() == answer() == "Routed to billing."  # a second call is not over the first call's budget
+    with pytest.raises(BudgetExceeded):
+        asyncio.run(answer_async())
+
+
+def test_anthropic_wraps_it_in_a_connection_error_with_the_cause(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = anthropic_client(handler)
+    with budget(requests=0, name="closed"), pytest.raises(anthropic.APIConnectionError) as raised:
+        ask_anthropic(client)
+    assert handler.seen == []
+    found = BudgetExceeded.in_chain(raised.value)
+    assert found is not None and found.budget_name == "closed"
+
+
+def test_without_instrumentation_budgets_count_nothing_and_never_raise() -> None:
+    AICostInstrumentor().uninstrument()
+    handler = Handler()
+    with budget(requests=0, name="inert") as limit:
+        ask_openai(openai_client(handler))
+    assert len(handler.seen) == 1
+    assert limit.spent.requests == 0
+
+
+def test_bad_limits_are_rejected_when_written() -> None:
+    with pytest.raises(ValueError, match="at least one limit"):
+        budget()
+    with pytest.raises(ValueError, match="usd must be"):
+        budget(usd=-1)
+    with pytest.raises(ValueError, match="on_exceed"):
+        budget(usd=1, on_exceed="explode")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not generators"):
+        budget(usd=1)(lambda: (yield))
+
+
+def test_the_exception_pickles_and_names_the_limit() -> None:
+    error = pickle.loads(pickle.dumps(BudgetExceeded("triage", "usd", 0.5, 0.51)))
+    assert (error.budget_name, error.limit_kind, error.limit, error.spent) == ("triage", "usd", 0.5, 0.51)
+    assert str(error) == "budget 'triage' exceeded: spent 0.51 usd of 0.5"
+
+
+def test_check_before_send_outside_any_budget_does_nothing(telemetry: Telemetry) -> None:
+    recorder = AICostInstrumentor._active["recorder"]
+    check_before_send(recorder)
+    assert telemetry.points(EXCEEDED) == []
