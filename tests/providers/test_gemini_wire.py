@@ -12,6 +12,8 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_malformed_bodies import BAD_BODIES as COMMON_BAD_BODIES
+from test_malformed_bodies import sane
 from wire_testkit import assert_every_chunking, chunkings, facts_for, fixture, parse_stream
 
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
@@ -292,18 +294,11 @@ def test_gemini_api_embeddings_report_no_usage() -> None:
 
 
 BAD_BODIES = [
-    b"",
-    b"   ",
-    b"not json",
-    b"\xff\xfe\x00{",
-    b"null",
-    b"[]",
+    *COMMON_BAD_BODIES,
     b'[1, null, "x", {}]',
     b'[{"usageMetadata": {"promptTokenCount": 5}},',
     b'[{"usageMetadata": {"promptTokenCount": 5}}, {"a":',
-    b"[" * 100_000,
     b"[" + b'{"a":' * 50_000,
-    b'{"a":' * 50_000,
     b'data: {"usageMetadata": 5}\n\n',
     b'data: {"usageMetadata": {"promptTokenCount": -5, "candidatesTokenCount": 1e30}}\n\n',
     b'{"usageMetadata": "lots", "candidates": "x", "predictions": 3, "embeddings": {}}',
@@ -321,17 +316,6 @@ BAD_PATHS = [
     f"{VERTEX_PREFIX}/text-embedding-005:predict",
     f"{VERTEX_PREFIX}/imagen-4.0-generate-001:predict",
 ]
-
-
-def sane(parsed: ParsedResponse) -> None:
-    assert isinstance(parsed, ParsedResponse) and isinstance(parsed.usage, Usage)
-    for name, value in vars_of(parsed.usage).items():
-        if name.endswith("_tokens") or name == "image_count":
-            assert isinstance(value, int) and value >= 0, (name, value)
-
-
-def vars_of(usage: Usage) -> dict[str, object]:
-    return {name: getattr(usage, name) for name in Usage.__dataclass_fields__}
 
 
 @pytest.mark.parametrize("path", BAD_PATHS)
