@@ -55,3 +55,10 @@ def text(value: object) -> str | None:
     if isinstance(value, str) and value:
         return value if len(value) <= MAX_NAME else value[:MAX_NAME]
     return None
+
+
+def amount(value: object, maximum: float) -> float | None:
+    """A non-negative number (int or float, not a bool) no larger than `maximum`, else None."""
+    if type(value) is int or type(value) is float:
+        return float(value) if 0 <= value <= maximum else None
+    return None

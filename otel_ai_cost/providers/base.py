@@ -30,6 +30,7 @@ class RequestFacts:
     image_count: int = 0
     image_size: str | None = None
     image_quality: str | None = None
+    image_steps: int | None = None
     service_tier: str = "default"
     request_bytes: int = 0
     """Size of the request body: the input estimate of a stream that reports no usage."""
@@ -44,6 +45,7 @@ class RequestFacts:
             image_count=self.image_count,
             image_size=self.image_size,
             image_quality=self.image_quality,
+            image_steps=self.image_steps,
             service_tier=self.service_tier,
         )
 

@@ -4,19 +4,30 @@ One `usage` object reader serves every naming: chat and completions (`prompt_tok
 `completion_tokens`, `*_tokens_details`), the Responses API and gpt-image-1 (`input_tokens`,
 `output_tokens`, `input_tokens_details`, `output_tokens_details`) and embeddings. Parts
 (cached, reasoning, audio, image tokens) are clamped to their whole.
+
+Gateways' additions: DeepSeek's `prompt_cache_hit_tokens` (cache reads when the details say
+none), OpenRouter's `prompt_tokens_details.cache_write_tokens`, and the request's own cost where
+the provider states it in USD: OpenRouter's `usage.cost` (credits of one US dollar; plus
+`cost_details.upstream_inference_cost` when the upstream provider bills the user's own key) and
+Perplexity's `usage.cost.total_cost`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from otel_ai_cost.providers._json import obj, text, tokens
+from otel_ai_cost.providers._json import amount, obj, text, tokens
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
 IMAGE_OPERATIONS = frozenset({Operation.IMAGE_GENERATION, Operation.IMAGE_EDIT})
 TIERS = {"flex": ServiceTier.FLEX, "priority": ServiceTier.PRIORITY, "batch": ServiceTier.BATCH}
 """Everything else ("default", "auto", "scale", unknown) is the default tier."""
+
+REPORTS_COST = frozenset({"openrouter", "perplexity"})
+"""Providers whose `usage.cost` is the request's price in USD."""
+_MAX_REPORTED_USD = 10_000.0
+"""A stated cost above this is not believable for one request and is ignored."""
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _STATUS_REASONS = {"completed": "stop", "failed": "error"}
@@ -125,7 +136,11 @@ def add_tokens(usage: Usage, counts: dict[str, Any], operation: str) -> bool:
     inputs = obj(counts.get("prompt_tokens_details")) or obj(counts.get("input_tokens_details")) or {}
     outputs = obj(counts.get("completion_tokens_details")) or obj(counts.get("output_tokens_details")) or {}
     usage.input_tokens += prompt
-    usage.cache_read_tokens += _part(inputs.get("cached_tokens"), prompt)
+    cached = tokens(inputs.get("cached_tokens"))
+    if not cached:
+        cached = tokens(counts.get("prompt_cache_hit_tokens"))  # DeepSeek
+    usage.cache_read_tokens += min(cached or 0, prompt)
+    usage.cache_write_tokens += _part(inputs.get("cache_write_tokens"), prompt)  # OpenRouter
     usage.input_audio_tokens += _part(inputs.get("audio_tokens"), prompt)
     usage.input_image_tokens += _part(inputs.get("image_tokens"), prompt)
     usage.output_tokens += completion
@@ -135,7 +150,22 @@ def add_tokens(usage: Usage, counts: dict[str, Any], operation: str) -> bool:
     if image_tokens is None and operation in IMAGE_OPERATIONS:
         image_tokens = completion  # gpt-image-1 outputs only image tokens
     usage.output_image_tokens += min(image_tokens or 0, completion)
+    if usage.provider in REPORTS_COST:
+        reported = _reported_cost(counts)
+        if reported is not None:
+            usage.provider_reported_cost = (usage.provider_reported_cost or 0.0) + reported
     return True
+
+
+def _reported_cost(counts: dict[str, Any]) -> float | None:
+    """The USD a gateway says the request cost: OpenRouter's number, Perplexity's `total_cost`."""
+    cost = counts.get("cost")
+    details = obj(cost)
+    usd = amount(details.get("total_cost") if details is not None else cost, _MAX_REPORTED_USD)
+    if usd is not None and counts.get("is_byok") is True:  # OpenRouter's fee only: the upstream bills the key
+        upstream = amount((obj(counts.get("cost_details")) or {}).get("upstream_inference_cost"), _MAX_REPORTED_USD)
+        usd += upstream or 0.0
+    return usd
 
 
 def _part(value: object, whole: int) -> int:

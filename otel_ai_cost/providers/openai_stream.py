@@ -1,8 +1,9 @@
 """Usage from the SSE stream of an OpenAI-style response, parsing only the events that carry it.
 
 - chat/completions chunks: the first chunks (model, id; Azure's first has neither), the chunks
-  whose `usage` is an object (the last one with `stream_options.include_usage`) and those with a
-  non-null `finish_reason`; content deltas are recognised without parsing them
+  whose `usage` is an object (the last one with `stream_options.include_usage`; Groq's
+  `x_groq.usage`) and those with a non-null `finish_reason`; content deltas are recognised
+  without parsing them
 - the Responses API: `response.completed` / `response.incomplete` / `response.failed`
 - gpt-image-1 image streams: `image_generation.completed` / `image_edit.completed`
 
@@ -88,6 +89,8 @@ class OpenAIStreamParser(SSEStreamParser):
         result.meta(data)
         self._meta_attempts = 0 if result.model is not None else self._meta_attempts - 1
         usage = obj(data.get("usage"))
+        if usage is None:
+            usage = obj((obj(data.get("x_groq")) or {}).get("usage"))  # Groq's last chunk
         if usage is not None:
             result.usages[:] = [usage]  # vLLM's continuous usage stats repeat it, cumulative
         result.choices(data.get("choices"))

@@ -12,6 +12,13 @@ Built in:
   `{region}-aiplatform.googleapis.com`: Vertex AI (`gcp.vertex_ai`); paths `.../{model}:{method}`
   (their mTLS hosts too). Their OpenAI-compatible paths (`/v1beta/openai/...`,
   `.../endpoints/openapi/...`) go to the OpenAI parser with the same provider name.
+- OpenAI-compatible providers, by host and path prefix (`HOSTED`): api.groq.com `/openai/v1`
+  (`groq`), api.mistral.ai `/v1` (`mistral_ai`), api.deepseek.com with or without `/v1`
+  (`deepseek`), api.x.ai `/v1` (`x_ai`), api.together.xyz `/v1` (`together_ai`), api.fireworks.ai
+  `/inference/v1` (`fireworks`), api.perplexity.ai (`perplexity`), openrouter.ai `/api/v1`
+  (`openrouter`)
+- image APIs: api.stability.ai `/v2beta` (`stability_ai`); api.bfl.ai, api.bfl.ml and the
+  regional `api.*.bfl.ai`, `/v1` (`black_forest_labs`)
 
 Gateways and self-hosted servers are added with an endpoint map: base URL -> protocol name,
 optionally with the provider name to report (`openai:vllm`). The longest matching base path
@@ -32,15 +39,22 @@ from urllib.parse import urlsplit
 
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
 from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.bfl import BFLProtocol
 from otel_ai_cost.providers.gemini import GEMINI, VERTEX_AI, GeminiProtocol
 from otel_ai_cost.providers.openai import AzureOpenAIProtocol, OpenAIProtocol
+from otel_ai_cost.providers.stability import StabilityProtocol
 
 ENV_VAR = "OTEL_AI_COST_ENDPOINTS"
-PROTOCOLS: dict[str, type[OpenAIProtocol] | type[AnthropicProtocol] | type[GeminiProtocol]] = {
+PROTOCOLS: dict[
+    str,
+    type[OpenAIProtocol] | type[AnthropicProtocol] | type[GeminiProtocol] | type[StabilityProtocol] | type[BFLProtocol],
+] = {
     "openai": OpenAIProtocol,
     "azure": AzureOpenAIProtocol,
     "anthropic": AnthropicProtocol,
     "gemini": GeminiProtocol,
+    "stability": StabilityProtocol,
+    "bfl": BFLProtocol,
 }
 HOST_CACHE_SIZE = 4096
 _AZURE_SUFFIXES = (
@@ -58,6 +72,19 @@ _PROVIDER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 OPENAI_API = OpenAIProtocol()
 AZURE_OPENAI_API = AzureOpenAIProtocol()
 ANTHROPIC_API = AnthropicProtocol()
+BFL_API = BFLProtocol()
+HOSTED: dict[str, tuple[str, WireProtocol]] = {
+    "api.groq.com": ("/openai/v1/", OpenAIProtocol("groq")),
+    "api.mistral.ai": ("/v1/", OpenAIProtocol("mistral_ai")),
+    "api.deepseek.com": ("/", OpenAIProtocol("deepseek")),  # documented with and without /v1
+    "api.x.ai": ("/v1/", OpenAIProtocol("x_ai")),
+    "api.together.xyz": ("/v1/", OpenAIProtocol("together_ai")),
+    "api.fireworks.ai": ("/inference/v1/", OpenAIProtocol("fireworks")),
+    "api.perplexity.ai": ("/", OpenAIProtocol("perplexity")),
+    "openrouter.ai": ("/api/v1/", OpenAIProtocol("openrouter")),
+    "api.stability.ai": ("/v2beta/", StabilityProtocol()),
+}
+"""Built-in hosts served by one parser under one path prefix: host -> (prefix, parser)."""
 GEMINI_API = GeminiProtocol(GEMINI)
 VERTEX_AI_API = GeminiProtocol(VERTEX_AI)
 GEMINI_OPENAI_API = OpenAIProtocol(GEMINI)
@@ -112,6 +139,11 @@ class _Rule:
             return GEMINI_OPENAI_API if "/openai/" in path else GEMINI_API
         if builtin == "vertex":
             return VERTEX_AI_OPENAI_API if "/endpoints/openapi/" in path else VERTEX_AI_API
+        if builtin == "bfl":
+            return BFL_API if path.startswith("/v1/") else None
+        hosted = HOSTED.get(builtin) if builtin else None
+        if hosted is not None:
+            return hosted[1] if path.startswith(hosted[0]) else None
         return None
 
 
@@ -178,6 +210,10 @@ def _builtin(name: str) -> str | None:
         ("-aiplatform.googleapis.com", "-aiplatform.mtls.googleapis.com")  # {region}-aiplatform
     ):
         return "vertex"
+    if name in HOSTED:
+        return name
+    if name.startswith("api.") and name.endswith((".bfl.ai", ".bfl.ml")):  # api.bfl.ai, api.eu.bfl.ai, ...
+        return "bfl"
     return None
 
 
