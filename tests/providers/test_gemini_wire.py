@@ -19,7 +19,7 @@ from wire_testkit import assert_every_chunking, chunkings, facts_for, fixture, p
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.gemini import GeminiProtocol, model_and_method
 from otel_ai_cost.providers.openai import OpenAIProtocol
-from otel_ai_cost.providers.routing import route
+from otel_ai_cost.providers.routing import parse_endpoint_map, route
 from otel_ai_cost.usage import Usage
 
 GEMINI = GeminiProtocol()
@@ -72,6 +72,15 @@ def test_openai_compatible_paths_go_to_the_openai_parser_with_google_provider_na
     vertex = route(VERTEX_HOST, "/v1/projects/p/locations/us-central1/endpoints/openapi/chat/completions")
     assert isinstance(gemini, OpenAIProtocol) and gemini.provider == "gcp.gemini"
     assert isinstance(vertex, OpenAIProtocol) and vertex.provider == "gcp.vertex_ai"
+
+
+def test_endpoint_map_protocol_gemini() -> None:
+    """A gateway in front of Gemini or Vertex AI, declared in OTEL_AI_COST_ENDPOINTS."""
+    endpoints = parse_endpoint_map("https://llm-gw.corp/google=gemini:gcp.vertex_ai,http://127.0.0.1:9000=gemini")
+    behind_gateway = route("llm-gw.corp", "/google/v1beta/models/gemini-2.5-flash:generateContent", endpoints)
+    local = route("127.0.0.1", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", endpoints, port=9000)
+    assert isinstance(behind_gateway, GeminiProtocol) and behind_gateway.provider == "gcp.vertex_ai"
+    assert isinstance(local, GeminiProtocol) and local.provider == "gcp.gemini"
 
 
 def test_a_get_is_not_billable() -> None:
