@@ -58,6 +58,8 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "Reasoning share of output tokens",
             "Error rate by provider",
             "Images by size and quality",
+            "Cost per successful outcome",
+            "Workflow runs by outcome",
         },
     },
 }
@@ -80,7 +82,7 @@ FILTERS: dict[str, tuple[str, str]] = {
 }
 ALLOWED_VARIABLES = {*FILTERS, "__range", "__rate_interval", "__interval"}
 PANEL_TYPES = {"stat", "timeseries", "table", "bargauge", "barchart", "row"}
-PER_REQUEST_TITLES = {"Cost per request", "Tokens per request"}
+PER_REQUEST_TITLES = {"Cost per request", "Tokens per request", "Cost per successful outcome"}
 GRID_COLUMNS = 24
 
 _METRIC_NAME = re.compile(r"\b(?:gen_ai|ai_cost)_[A-Za-z0-9_]*")
@@ -500,6 +502,7 @@ def test_ratio_panels_are_recognised() -> None:
         "Cache hit ratio",
         "Reasoning share of output tokens",
         "Error rate by provider",
+        "Cost per successful outcome",
     }
 
 

@@ -86,6 +86,22 @@ def test_counters_in_prometheus_equal_the_span_costs(stack: Stack) -> None:
         assert in_prometheus[team] == pytest.approx(cost, rel=1e-9), team
 
 
+def test_workflow_metrics_in_prometheus_equal_the_workflow_spans(stack: Stack) -> None:
+    answer = stack.query("sum by (ai_cost_workflow_name) (ai_cost_workflow_cost_USD_sum)")
+    in_prometheus = {s["metric"]["ai_cost_workflow_name"]: float(s["value"][1]) for s in answer["data"]["result"]}
+    expected = stack.totals["cost_by_workflow"]
+    assert set(in_prometheus) == set(expected) == {"support-reply", "lab-run"}
+    for name, cost in expected.items():
+        assert in_prometheus[name] == pytest.approx(cost, rel=1e-9), name
+    assert expected["support-reply"] > 0
+    runs = stack.query("sum by (ai_cost_workflow_name, ai_cost_workflow_outcome) (ai_cost_workflow_runs_total)")
+    by_outcome = {
+        (s["metric"]["ai_cost_workflow_name"], s["metric"]["ai_cost_workflow_outcome"]): float(s["value"][1])
+        for s in runs["data"]["result"]
+    }
+    assert by_outcome == {("support-reply", "success"): 30, ("lab-run", "needs_review"): 30}
+
+
 @pytest.mark.parametrize(("panel", "target"), list(dashboard_targets()))
 def test_every_panel_returns_data_with_its_labels(stack: Stack, panel: dict[str, Any], target: dict[str, Any]) -> None:
     expr = grafana_substitute(target["expr"])

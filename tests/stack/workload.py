@@ -27,9 +27,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client import start_http_server
 
-from otel_ai_cost import AICostInstrumentor, PriceEngine, tags
+from otel_ai_cost import AICostInstrumentor, PriceEngine, tags, workflow
 from otel_ai_cost.pricing import Cost
 from otel_ai_cost.usage import Usage
 
@@ -83,17 +84,19 @@ def one_round(oai: openai.OpenAI, claude: anthropic.Anthropic) -> None:
         oai.chat.completions.create(model="o4-mini", messages=chat)  # type: ignore[arg-type]
     with tags(team="search", feature="semantic-index", cost_center="cc-100"):
         oai.embeddings.create(model="text-embedding-3-small", input="a document")
-    with tags(team="support", feature="chatbot"):
+    with tags(team="support", feature="chatbot"), workflow("support-reply") as reply:
         oai.chat.completions.create(model="o4-mini", messages=chat)  # type: ignore[arg-type]
         claude.messages.create(model="claude-sonnet-4-5", max_tokens=512, messages=chat)  # type: ignore[arg-type]
         try:
             oai.chat.completions.create(model="o4-mini", messages=chat, user="rate-limited")  # type: ignore[arg-type]
         except openai.RateLimitError:
             pass
+        reply.outcome = "success"
     with tags(team="marketing", feature="campaign-images"):
         oai.images.generate(model="dall-e-3", prompt="a lighthouse", n=2, size="1024x1024", quality="hd")
         oai.images.generate(model="gpt-image-1", prompt="a lighthouse", size="1024x1024", quality="high")
-    with tags(team="research", feature="lab"):
+    with tags(team="research", feature="lab"), workflow("lab-run") as lab:
+        lab.outcome = "needs_review"
         oai.chat.completions.create(model=UNKNOWN_MODEL, messages=chat)  # type: ignore[arg-type]
         oai.chat.completions.create(model=EXPLODING_MODEL, messages=chat)  # type: ignore[arg-type]
     oai.chat.completions.create(model="o4-mini", messages=chat)  # type: ignore[arg-type]  # nobody tagged it
@@ -101,14 +104,24 @@ def one_round(oai: openai.OpenAI, claude: anthropic.Anthropic) -> None:
 
 def totals(spans: InMemorySpanExporter) -> dict[str, Any]:
     cost_by_team: dict[str, float] = defaultdict(float)
+    cost_by_workflow: dict[str, float] = defaultdict(float)
     requests = 0
     for span in spans.get_finished_spans():
         attributes = span.attributes or {}
+        if span.kind != SpanKind.CLIENT:  # a workflow span, not a request
+            name, cost = attributes["ai.cost.workflow.name"], attributes["ai.cost.workflow.cost"]
+            cost_by_workflow[str(name)] += float(cost)  # type: ignore[arg-type]
+            continue
         requests += 1
         cost = attributes.get("gen_ai.usage.cost.amount")
         if isinstance(cost, float):
             cost_by_team[str(attributes["ai.cost.team"])] += cost
-    return {"cost_by_team": dict(cost_by_team), "requests": requests, "finished_at": time.time()}
+    return {
+        "cost_by_team": dict(cost_by_team),
+        "cost_by_workflow": dict(cost_by_workflow),
+        "requests": requests,
+        "finished_at": time.time(),
+    }
 
 
 def main() -> None:
