@@ -1,7 +1,7 @@
 """`AICostInstrumentor`: what `opentelemetry-instrument` loads through our entry point.
 
-It wraps `Client.send` and `AsyncClient.send` of httpx2 and httpx. A library not imported yet is
-wrapped when it is imported, so instrumenting costs no import of either.
+It wraps `Client.send` and `AsyncClient.send` of httpx2 and httpx, and `requests.Session.send`. A
+library not imported yet is wrapped when it is imported, so instrumenting costs no import of any.
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 _wrap(sys.modules[name], state)
             else:
                 wrapt.register_post_import_hook(functools.partial(_wrap, state=state), name)
+        if "requests" in sys.modules:
+            _wrap_requests(sys.modules["requests"], state)
+        else:
+            wrapt.register_post_import_hook(functools.partial(_wrap_requests, state=state), "requests")
 
     def _uninstrument(self, **kwargs: Any) -> None:
         AICostInstrumentor._active = {}
@@ -98,6 +102,9 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             if module is not None:
                 unwrap(module.Client, "send")
                 unwrap(module.AsyncClient, "send")
+        requests_module = sys.modules.get("requests")
+        if requests_module is not None:
+            unwrap(requests_module.Session, "send")
 
 
 def _wrap(module: Any, state: dict[str, Any]) -> None:
@@ -114,3 +121,18 @@ def _wrap(module: Any, state: dict[str, Any]) -> None:
         wrapt.wrap_function_wrapper(module, "AsyncClient.send", hooks.send_async)
     except Exception:
         logger.exception("otel-ai-cost: could not instrument %s", getattr(module, "__name__", module))
+
+
+def _wrap_requests(module: Any, state: dict[str, Any]) -> None:
+    """Wrap `requests.Session.send`, unless this instrumentation was switched off meanwhile."""
+    if AICostInstrumentor._active is not state:
+        return
+    try:
+        from otel_ai_cost.transports.requests_send import RequestsHooks, wrapped_by_us
+
+        if wrapped_by_us(module.Session.__dict__.get("send")):
+            return
+        hooks = RequestsHooks(state["recorder"], state["endpoints"])
+        wrapt.wrap_function_wrapper(module, "Session.send", hooks.send)
+    except Exception:
+        logger.exception("otel-ai-cost: could not instrument requests")

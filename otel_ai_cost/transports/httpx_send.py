@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextvars import Token
 from types import ModuleType
 from typing import Any
 
-from opentelemetry import baggage, context, trace
-from opentelemetry.context import Context
+from opentelemetry import context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from otel_ai_cost.budgets import BudgetExceeded, check_before_send
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
+from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
-from otel_ai_cost.telemetry.names import TAG_PREFIX
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.decoding import Decoder, make_decoder
+from otel_ai_cost.transports.common import MAX_BUFFERED_BODY, Sink, enter_call, no_usage, parse_whole, sending
+from otel_ai_cost.transports.decoding import make_decoder
 
-MAX_BUFFERED_BODY = 32 * 1024 * 1024
-"""A streamed non-SSE body larger than this is not parsed (and the request not priced)."""
+__all__ = ["MAX_BUFFERED_BODY", "SendHooks"]
+_enter = enter_call
+"""The old name, for transports that import it from here."""
 
 
 class SendHooks:
@@ -44,7 +43,7 @@ class SendHooks:
         if begun is None:
             return wrapped(*args, **kwargs)
         call, protocol = begun
-        token = _enter(call)
+        token = enter_call(call)
         try:
             response = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -62,7 +61,7 @@ class SendHooks:
         if begun is None:
             return await wrapped(*args, **kwargs)
         call, protocol = begun
-        token = _enter(call)
+        token = enter_call(call)
         try:
             response = await wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -76,7 +75,7 @@ class SendHooks:
     def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Call, WireProtocol] | None:
         try:
             request = args[0] if args else kwargs.get("request")
-            if request is None or not is_instrumentation_enabled():
+            if request is None or not is_instrumentation_enabled() or sending():
                 return None
             url = request.url
             port = url.port  # None for the scheme's default port
@@ -105,9 +104,9 @@ class SendHooks:
                 call.fail(str(status))
                 return
             if not streamed:
-                call.finish(_parse_whole(self.recorder, protocol, call.facts, response.content))
+                call.finish(parse_whole(self.recorder, protocol, call.facts, response.content))
                 return
-            sink = _Sink(self.recorder, call, protocol, response.headers)
+            sink = Sink(self.recorder, call, protocol, response.headers)
             in_memory = getattr(response, "_content", None)
             if isinstance(in_memory, bytes):
                 # Built with its content (a mock or a cached response): no bytes will flow to tee.
@@ -120,20 +119,7 @@ class SendHooks:
             response.stream = tee(response.stream, sink)
         except Exception as exc:
             self.recorder.internal_error("response", exc)
-            call.finish(_no_usage(call.facts))
-
-
-def _enter(call: Call) -> Token[Context]:
-    """Make the call's span current for the send, without our tags in the baggage.
-
-    Attribution tags travel as W3C baggage between the company's own services; an HTTP
-    instrumentation that injects baggage must not hand them to the AI provider.
-    """
-    ctx = trace.set_span_in_context(call.span)
-    for key in baggage.get_all(ctx):
-        if key.startswith(TAG_PREFIX):
-            ctx = baggage.remove_baggage(key, ctx)
-    return context.attach(ctx)
+            call.finish(no_usage(call.facts))
 
 
 def _request_body(request: Any) -> bytes:
@@ -144,87 +130,11 @@ def _request_body(request: Any) -> bytes:
     return content if isinstance(content, bytes) else b""
 
 
-def _no_usage(facts: RequestFacts) -> ParsedResponse:
-    """What the request alone says, for a response we could not read."""
-    return ParsedResponse(facts.usage(), usage_found=False)
-
-
-def _parse_whole(recorder: Recorder, protocol: WireProtocol, facts: RequestFacts, body: bytes) -> ParsedResponse:
-    try:
-        return protocol.parse_response(facts, body)
-    except Exception as exc:
-        recorder.internal_error("parse", exc)
-        return _no_usage(facts)
-
-
-class _BufferedBody:
-    """A streamed JSON body (not SSE): kept until the end, then parsed whole."""
-
-    def __init__(self, recorder: Recorder, protocol: WireProtocol, facts: RequestFacts) -> None:
-        self.recorder = recorder
-        self.protocol = protocol
-        self.facts = facts
-        self.parts: list[bytes] | None = []
-        self.size = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if self.parts is None:
-            return
-        self.size += len(chunk)
-        if self.size > MAX_BUFFERED_BODY:
-            self.parts = None
-        else:
-            self.parts.append(chunk)
-
-    def finish(self) -> ParsedResponse:
-        if self.parts is None:
-            return _no_usage(self.facts)
-        return _parse_whole(self.recorder, self.protocol, self.facts, b"".join(self.parts))
-
-
-class _Sink:
-    """Where the tee sends the bytes: decode, parse, and finish the call once."""
-
-    def __init__(self, recorder: Recorder, call: Call, protocol: WireProtocol, headers: Any) -> None:
-        self.recorder = recorder
-        self.call = call
-        self.decoder: Decoder | None = make_decoder(headers.get("content-encoding"))
-        content_type = (headers.get("content-type") or "").lower()
-        self.parser: StreamParser = (
-            protocol.stream_parser(call.facts)
-            if "text/event-stream" in content_type
-            else _BufferedBody(recorder, protocol, call.facts)
-        )
-        self.broken = self.decoder is None
-
-    def feed(self, chunk: bytes) -> None:
-        if self.broken:
-            return
-        try:
-            assert self.decoder is not None
-            self.parser.feed(self.decoder(chunk))
-        except Exception as exc:
-            self.broken = True
-            self.recorder.internal_error("stream", exc)
-
-    def done(self) -> None:
-        parsed = _no_usage(self.call.facts)
-        if not self.broken:
-            try:
-                parsed = self.parser.finish()
-            except Exception as exc:
-                self.recorder.internal_error("stream", exc)
-        self.call.finish(parsed)
-
-    def failed(self, exc: BaseException) -> None:
-        self.call.fail(type(exc).__qualname__, str(exc)[:200])
-
-
 def _sync_tee_class(base: type) -> type:
     class TeeStream(base):  # type: ignore[misc]
         """The response's byte stream, with every chunk also handed to the sink."""
 
-        def __init__(self, inner: Any, sink: _Sink) -> None:
+        def __init__(self, inner: Any, sink: Sink) -> None:
             self.inner = inner
             self.sink = sink
             weakref.finalize(self, sink.done)  # a response dropped unread still ends its span
@@ -256,7 +166,7 @@ def _async_tee_class(base: type) -> type:
     class AsyncTeeStream(base):  # type: ignore[misc]
         """The response's async byte stream, with every chunk also handed to the sink."""
 
-        def __init__(self, inner: Any, sink: _Sink) -> None:
+        def __init__(self, inner: Any, sink: Sink) -> None:
             self.inner = inner
             self.sink = sink
             weakref.finalize(self, sink.done)

@@ -1,0 +1,123 @@
+"""What every transport shares: the span context of a send, and the sink a response's bytes go to.
+
+A transport (httpx2/httpx `send`, requests `Session.send`) opens a `Call` for a request a parser
+claims, makes its span current with `enter_call`, and hands the response bytes the caller reads
+to a `Sink`, which decodes them, parses them and finishes the call exactly once. Knows nothing of
+any provider's JSON nor of any HTTP library.
+
+One request is seen by exactly one transport: while a call is being sent, `sending()` is true in
+that context, and every transport leaves alone what is sent inside it (a requests adapter built on
+httpx, an httpx transport built on requests, requests' own redirect hops).
+"""
+
+from __future__ import annotations
+
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import baggage, context, trace
+from opentelemetry.context import Context
+
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
+from otel_ai_cost.telemetry.names import TAG_PREFIX
+from otel_ai_cost.telemetry.recorder import Call, Recorder
+from otel_ai_cost.transports.decoding import Decoder, make_decoder
+
+MAX_BUFFERED_BODY = 32 * 1024 * 1024
+"""A streamed non-SSE body larger than this is not parsed (and the request not priced)."""
+
+_SENDING = context.create_key("otel-ai-cost-sending")
+
+
+def sending() -> bool:
+    """A priced call is being sent in this context: whatever is sent inside it belongs to it."""
+    return context.get_value(_SENDING) is not None
+
+
+def enter_call(call: Call) -> Token[Context]:
+    """Make the call's span current for the send, without our tags in the baggage.
+
+    Attribution tags travel as W3C baggage between the company's own services; an HTTP
+    instrumentation that injects baggage must not hand them to the AI provider.
+    """
+    ctx = trace.set_span_in_context(call.span)
+    for key in baggage.get_all(ctx):
+        if key.startswith(TAG_PREFIX):
+            ctx = baggage.remove_baggage(key, ctx)
+    return context.attach(context.set_value(_SENDING, True, ctx))
+
+
+def no_usage(facts: RequestFacts) -> ParsedResponse:
+    """What the request alone says, for a response we could not read."""
+    return ParsedResponse(facts.usage(), usage_found=False)
+
+
+def parse_whole(recorder: Recorder, protocol: WireProtocol, facts: RequestFacts, body: bytes) -> ParsedResponse:
+    try:
+        return protocol.parse_response(facts, body)
+    except Exception as exc:
+        recorder.internal_error("parse", exc)
+        return no_usage(facts)
+
+
+class BufferedBody:
+    """A streamed JSON body (not SSE): kept until the end, then parsed whole."""
+
+    def __init__(self, recorder: Recorder, protocol: WireProtocol, facts: RequestFacts) -> None:
+        self.recorder = recorder
+        self.protocol = protocol
+        self.facts = facts
+        self.parts: list[bytes] | None = []
+        self.size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.parts is None:
+            return
+        self.size += len(chunk)
+        if self.size > MAX_BUFFERED_BODY:
+            self.parts = None
+        else:
+            self.parts.append(chunk)
+
+    def finish(self) -> ParsedResponse:
+        if self.parts is None:
+            return no_usage(self.facts)
+        return parse_whole(self.recorder, self.protocol, self.facts, b"".join(self.parts))
+
+
+class Sink:
+    """Where a tee sends the bytes: decode, parse, and finish the call once."""
+
+    def __init__(self, recorder: Recorder, call: Call, protocol: WireProtocol, headers: Any) -> None:
+        self.recorder = recorder
+        self.call = call
+        self.decoder: Decoder | None = make_decoder(headers.get("content-encoding"))
+        content_type = (headers.get("content-type") or "").lower()
+        self.parser: StreamParser = (
+            protocol.stream_parser(call.facts)
+            if "text/event-stream" in content_type
+            else BufferedBody(recorder, protocol, call.facts)
+        )
+        self.broken = self.decoder is None
+
+    def feed(self, chunk: bytes) -> None:
+        if self.broken:
+            return
+        try:
+            assert self.decoder is not None
+            self.parser.feed(self.decoder(chunk))
+        except Exception as exc:
+            self.broken = True
+            self.recorder.internal_error("stream", exc)
+
+    def done(self) -> None:
+        parsed = no_usage(self.call.facts)
+        if not self.broken:
+            try:
+                parsed = self.parser.finish()
+            except Exception as exc:
+                self.recorder.internal_error("stream", exc)
+        self.call.finish(parsed)
+
+    def failed(self, exc: BaseException) -> None:
+        self.call.fail(type(exc).__qualname__, str(exc)[:200])

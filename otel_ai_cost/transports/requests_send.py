@@ -1,0 +1,180 @@
+"""The wire for `requests` users: `Session.send`, wrapped with wrapt.
+
+`requests.get/post(...)`, `Session.request` and every library built on requests end in
+`Session.send(prepared_request, stream=..., ...)`. For a request a parser claims, a `Call` is
+opened before sending and finished when the caller has the whole response:
+
+- `stream=False` (the default): requests has read the body inside `send`; it is parsed at once.
+- `stream=True`: `response.raw` (urllib3's response) is replaced by a proxy that hands every
+  chunk read through `stream()` (what `iter_content`, `iter_lines` and `.content` use), `read()`
+  or `read1()` to the shared `Sink`; the call ends when the body ends, when the response is
+  closed, when a read fails, or when the response is dropped.
+
+The caller gets the same response object, bytes and exceptions as without us (the proxy passes
+everything else through and still passes `isinstance` checks). Redirect hops that requests sends
+from inside `send` belong to the outer call (see `common.sending`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import wrapt
+from opentelemetry import context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.routing import Router
+from otel_ai_cost.telemetry.recorder import Call, Recorder
+from otel_ai_cost.transports.common import Sink, enter_call, no_usage, parse_whole, sending
+from otel_ai_cost.transports.decoding import make_decoder
+
+
+class RequestsHooks:
+    """The wrapt wrapper of `requests.Session.send`."""
+
+    def __init__(self, recorder: Recorder, endpoints: Mapping[str, str] | None) -> None:
+        self.recorder = recorder
+        self.router = Router(endpoints)
+
+    def send(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        begun = self._begin(args, kwargs)
+        if begun is None:
+            return wrapped(*args, **kwargs)
+        call, protocol = begun
+        token = enter_call(call)
+        try:
+            response = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(type(exc).__qualname__, str(exc)[:200])
+            raise
+        finally:
+            context.detach(token)
+        self._watch(call, protocol, response, bool(kwargs.get("stream", False)))
+        return response
+
+    def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Call, WireProtocol] | None:
+        try:
+            request = args[0] if args else kwargs.get("request")
+            if request is None or not is_instrumentation_enabled() or sending():
+                return None
+            url = urlsplit(request.url)
+            host = url.hostname or ""
+            port = url.port
+            if port == (443 if url.scheme == "https" else 80):
+                port = None  # as httpx reports it: None for the scheme's default
+            protocol = self.router.route(host, url.path, port=port)
+            if protocol is None:
+                return None
+            body = _request_body(request.body)
+            facts = protocol.parse_request(
+                request.method or "GET", host, url.path, request.headers.get("content-type"), body
+            )
+            if facts is None:
+                return None
+            facts.request_bytes = len(body)
+            return self.recorder.start(facts, host, port or (443 if url.scheme == "https" else 80)), protocol
+        except Exception as exc:
+            self.recorder.internal_error("request", exc)
+            return None
+
+    def _watch(self, call: Call, protocol: WireProtocol, response: Any, streamed: bool) -> None:
+        try:
+            status = response.status_code
+            if status >= 400:
+                call.fail(str(status))
+                return
+            if not streamed or response._content_consumed:
+                call.finish(parse_whole(self.recorder, protocol, call.facts, response.content or b""))
+                return
+            response.raw = _TeeRaw(response.raw, Sink(self.recorder, call, protocol, response.headers))
+        except Exception as exc:
+            self.recorder.internal_error("response", exc)
+            call.finish(no_usage(call.facts))
+
+
+def wrapped_by_us(function: object) -> bool:
+    """`function` (e.g. `Session.__dict__["send"]`) is, or wraps, one of our wrappers."""
+    for _ in range(16):  # other instrumentations may wrap ours, or we theirs
+        if isinstance(getattr(getattr(function, "_self_wrapper", None), "__self__", None), RequestsHooks):
+            return True
+        function = getattr(function, "__wrapped__", None)
+        if function is None:
+            return False
+    return False
+
+
+def _request_body(body: object) -> bytes:
+    """The prepared body when it is in memory; a file or generator body is not read."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8", "replace")
+    return b""
+
+
+class _TeeRaw(wrapt.ObjectProxy[Any]):
+    """urllib3's response, with every chunk the caller reads also handed to the sink."""
+
+    def __init__(self, raw: Any, sink: Sink) -> None:
+        super().__init__(raw)
+        self._self_sink = sink
+        self._self_decoded: bool | None = None
+        """Whether the bytes read so far were content-decoded (set by the first read)."""
+        weakref.finalize(self, sink.done)  # a response dropped unread still ends its span
+
+    def _self_mode(self, decode_content: bool | None) -> None:
+        decoded = bool(self.__wrapped__.decode_content if decode_content is None else decode_content)
+        sink = self._self_sink
+        if self._self_decoded is None:
+            self._self_decoded = decoded
+            if decoded:
+                sink.decoder = make_decoder(None)  # urllib3 undid the Content-Encoding already
+                sink.broken = False
+        elif self._self_decoded != decoded:
+            sink.broken = True  # raw and decoded reads mixed: no whole body to parse
+
+    def stream(self, amt: int | None = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
+        sink = self._self_sink
+        try:
+            self._self_mode(decode_content)
+            for chunk in self.__wrapped__.stream(amt, decode_content=decode_content):
+                sink.feed(chunk)
+                yield chunk
+        except GeneratorExit:
+            sink.done()  # the caller stopped reading: what was read is what was paid for
+            raise
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        sink.done()
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._self_tee(self.__wrapped__.read, args, kwargs)
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._self_tee(self.__wrapped__.read1, args, kwargs)
+
+    def _self_tee(self, read: Callable[..., bytes], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+        sink = self._self_sink
+        amt = args[0] if args else kwargs.get("amt")
+        self._self_mode(args[1] if len(args) > 1 else kwargs.get("decode_content"))
+        try:
+            data = read(*args, **kwargs)
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        if data:
+            sink.feed(data)
+        if amt is None or (not data and amt != 0):
+            sink.done()  # the end of the body (read() with no size reads it all)
+        return data
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_sink.done()
