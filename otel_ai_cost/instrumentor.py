@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.utils import unwrap
 logger = logging.getLogger(__name__)
 
 HTTP_LIBRARIES = ("httpx2", "httpx")
-_INSTRUMENTS_ANY = ("httpx2 >= 2.0", "httpx >= 0.23")
+_INSTRUMENTS_ANY = ("httpx2 >= 2.0", "httpx >= 0.23", "botocore >= 1.34", "requests >= 2.28")
 _VERSION = "0.1.0"
 
 
@@ -94,6 +94,10 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _wrap_requests(sys.modules["requests"], state)
         else:
             wrapt.register_post_import_hook(functools.partial(_wrap_requests, state=state), "requests")
+        if "botocore.client" in sys.modules:
+            _wrap_botocore(sys.modules["botocore.client"], state)
+        else:
+            wrapt.register_post_import_hook(functools.partial(_wrap_botocore, state=state), "botocore.client")
 
     def _uninstrument(self, **kwargs: Any) -> None:
         AICostInstrumentor._active = {}
@@ -105,6 +109,11 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         requests_module = sys.modules.get("requests")
         if requests_module is not None:
             unwrap(requests_module.Session, "send")
+        botocore_client = sys.modules.get("botocore.client")
+        if botocore_client is not None:
+            from otel_ai_cost.transports import botocore_send
+
+            botocore_send.uninstall(botocore_client)
 
 
 def _wrap(module: Any, state: dict[str, Any]) -> None:
@@ -136,3 +145,15 @@ def _wrap_requests(module: Any, state: dict[str, Any]) -> None:
         wrapt.wrap_function_wrapper(module, "Session.send", hooks.send)
     except Exception:
         logger.exception("otel-ai-cost: could not instrument requests")
+
+
+def _wrap_botocore(module: Any, state: dict[str, Any]) -> None:
+    """Wrap botocore's `BaseClient._make_api_call` (Bedrock Runtime), unless switched off meanwhile."""
+    if AICostInstrumentor._active is not state:
+        return
+    try:
+        from otel_ai_cost.transports import botocore_send
+
+        botocore_send.install(module, state["recorder"])
+    except Exception:
+        logger.exception("otel-ai-cost: could not instrument botocore")

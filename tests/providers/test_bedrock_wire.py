@@ -422,3 +422,17 @@ def test_hostile_bodies_never_raise_nor_count_negative(body: dict[str, Any], raw
             parser.feed({"chunk": body})
             assert parser.finish().usage.input_tokens >= 0
         request("Converse", model).parse_response(body, None)
+
+
+def test_provisioned_throughput_arn_priced_through_overrides_deployments(tmp_path: Any) -> None:
+    arn = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123xyz"
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "deployments:\n"
+        f"  - {{provider: aws.bedrock, deployment: '{arn}', model: amazon.nova-lite-v1:0, provisioned: true}}\n"
+    )
+    parsed = request("Converse", arn).parse_response({"usage": {"inputTokens": 1000, "outputTokens": 200}}, None)
+    cost = PriceEngine(prices).price(parsed.usage)
+    assert cost.priced and cost.total_usd == 0.0
+    # at Nova Lite's pay-as-you-go list price: 1000 x 0.06 + 200 x 0.24 = 108 per 1M
+    assert cost.list_usd == pytest.approx(0.000108, rel=1e-9)

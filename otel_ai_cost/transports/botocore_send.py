@@ -1,0 +1,303 @@
+"""The second transport: botocore's `BaseClient._make_api_call`, for Bedrock Runtime.
+
+One span per API call (botocore's retries happen inside it: only the attempt that answered is
+billed). A call that raises is finished at once with `error.type` = the AWS error code
+(ThrottlingException, ...). A response whose payload the caller still has to read is watched
+without changing it: the very `StreamingBody` of InvokeModel keeps its identity and reads from
+a tee over its raw stream; the `EventStream` of ConverseStream / InvokeModelWithResponseStream
+is replaced in the response dict by a transparent proxy that yields the very same events. The
+call is finished when the caller has read the whole payload, closes it, drops it, or reading
+fails, exactly once. This module knows botocore, not any model's JSON: `providers.bedrock` does.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+import wrapt
+from botocore.eventstream import EventStream  # type: ignore[import-untyped]
+from botocore.response import StreamingBody  # type: ignore[import-untyped]
+from opentelemetry import context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+from otel_ai_cost.budgets import BudgetExceeded, check_before_send
+from otel_ai_cost.providers import bedrock
+from otel_ai_cost.telemetry.recorder import Call, Recorder
+from otel_ai_cost.transports.common import MAX_BUFFERED_BODY, enter_call, no_usage, sending
+
+SERVICE = "bedrock-runtime"
+
+
+def install(module: ModuleType, recorder: Recorder) -> None:
+    """Wrap `module.BaseClient._make_api_call` (module is `botocore.client`), once."""
+    if _our_hooks(module.BaseClient.__dict__.get("_make_api_call")) is not None:
+        return
+    wrapt.wrap_function_wrapper(module, "BaseClient._make_api_call", BotocoreHooks(recorder).make_api_call)
+
+
+def uninstall(module: ModuleType) -> None:
+    """Restore the original method; if another instrumentation wrapped ours since, switch ours off instead."""
+    method = module.BaseClient.__dict__.get("_make_api_call")
+    hooks = _our_hooks(method)
+    if hooks is None:
+        return
+    if _our_hooks(method, outermost_only=True) is hooks:
+        module.BaseClient._make_api_call = method.__wrapped__
+    else:
+        hooks.enabled = False
+
+
+def _our_hooks(method: Any, *, outermost_only: bool = False) -> BotocoreHooks | None:
+    """The live hooks of ours among the wrappers around `method` (wrapt's, or functools.wraps')."""
+    while method is not None:
+        hooks = getattr(getattr(method, "_self_wrapper", None), "__self__", None)
+        if isinstance(hooks, BotocoreHooks) and hooks.enabled:
+            return hooks
+        if outermost_only:
+            return None
+        method = getattr(method, "__wrapped__", None)
+    return None
+
+
+class BotocoreHooks:
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.enabled = True
+
+    def make_api_call(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        begun = self._begin(instance, args, kwargs)
+        if begun is None:
+            return wrapped(*args, **kwargs)
+        call, request = begun
+        token = enter_call(call)
+        try:
+            response = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(*_error(exc))
+            raise
+        finally:
+            context.detach(token)
+        self._watch(call, request, response)
+        return response
+
+    def _begin(
+        self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Call, bedrock.BedrockRequest] | None:
+        try:
+            if not self.enabled or instance._service_model.service_name != SERVICE:
+                return None
+            if not is_instrumentation_enabled() or sending():
+                return None
+            operation = args[0] if args else kwargs.get("operation_name")
+            params = args[1] if len(args) > 1 else kwargs.get("api_params")
+            if not isinstance(operation, str) or not isinstance(params, Mapping):
+                return None
+            request = bedrock.parse_request(operation, params)
+            if request is None:
+                return None
+            url = urlsplit(instance.meta.endpoint_url or "")
+            port = url.port or (443 if url.scheme == "https" else 80)
+            check_before_send(self.recorder)
+            return self.recorder.start(request.facts, url.hostname or "", port), request
+        except BudgetExceeded:
+            raise  # the one exception of ours the caller gets, on purpose: the request is not sent
+        except Exception as exc:
+            self.recorder.internal_error("botocore request", exc)
+            return None
+
+    def _watch(self, call: Call, request: bedrock.BedrockRequest, response: Any) -> None:
+        try:
+            if not isinstance(response, dict):
+                call.finish(no_usage(call.facts))
+                return
+            for key, value in response.items():
+                if isinstance(value, EventStream):
+                    sink = _Sink(self.recorder, call, request, None)
+                    response[key] = TeeEventStream(value, sink)
+                    return
+                if isinstance(value, StreamingBody) and request.reads_body:
+                    # The caller's StreamingBody stays the same object; it reads through our tee.
+                    metadata = {k: v for k, v in response.items() if k != key}
+                    sink = _Sink(self.recorder, call, request, metadata)
+                    value._raw_stream = TeeRawStream(value._raw_stream, sink, _content_length(value))
+                    return
+            call.finish(request.parse_response(response, None))
+        except Exception as exc:
+            self.recorder.internal_error("botocore response", exc)
+            call.finish(no_usage(call.facts))
+
+
+def _error(exc: BaseException) -> tuple[str, str]:
+    """`error.type` and the span status description: the AWS error code when botocore parsed one.
+
+    The AWS message is left out: a validation message can quote the request.
+    """
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = (response.get("Error") or {}).get("Code")
+        if isinstance(code, str) and code:
+            return code, f"{type(exc).__qualname__}: {code}"
+    return type(exc).__qualname__, str(exc)[:200]
+
+
+def _content_length(body: Any) -> int | None:
+    length = getattr(body, "_content_length", None)
+    try:
+        return int(length) if length is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class _Sink:
+    """Where the tees send what the caller reads: parse it, and finish the call once."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        call: Call,
+        request: bedrock.BedrockRequest,
+        response: dict[str, Any] | None,
+    ) -> None:
+        self.recorder = recorder
+        self.call = call
+        self.request = request
+        self.response = response
+        """The parsed response without its payload (headers, service tier), for a whole body."""
+        self.stream_parser = request.stream_parser() if response is None else None
+        self.parts: list[bytes] | None = []
+        self.size = 0
+        self.broken = False
+        self.done_already = False
+
+    def event(self, event: Any) -> None:
+        if self.broken or self.stream_parser is None:
+            return
+        try:
+            self.stream_parser.feed(event)
+        except Exception as exc:
+            self.broken = True
+            self.recorder.internal_error("botocore stream", exc)
+
+    def body(self, chunk: bytes) -> None:
+        parts = self.parts
+        if parts is None or not chunk:
+            return
+        self.size += len(chunk)
+        if self.size > MAX_BUFFERED_BODY:
+            self.parts = None
+        else:
+            parts.append(chunk)
+
+    def done(self) -> None:
+        if self.done_already:
+            return
+        self.done_already = True
+        parsed = no_usage(self.call.facts)
+        try:
+            if self.stream_parser is not None:
+                if not self.broken:
+                    parsed = self.stream_parser.finish()
+            else:
+                body = b"".join(self.parts) if self.parts is not None else None
+                parsed = self.request.parse_response(self.response or {}, body)
+        except Exception as exc:
+            self.recorder.internal_error("botocore parse", exc)
+        self.call.finish(parsed)
+
+    def failed(self, exc: BaseException) -> None:
+        self.done_already = True
+        self.call.fail(*_error(exc))
+
+
+class TeeEventStream(wrapt.ObjectProxy[Any]):
+    """botocore's EventStream, yielding the very same events, each also handed to the sink."""
+
+    def __init__(self, wrapped: EventStream, sink: _Sink) -> None:
+        super().__init__(wrapped)
+        self._self_sink = sink
+        weakref.finalize(self, sink.done)  # a stream dropped unread still ends its span
+
+    def __iter__(self) -> Iterator[Any]:
+        sink = self._self_sink
+        try:
+            for event in self.__wrapped__:
+                sink.event(event)
+                yield event
+        except GeneratorExit:
+            sink.done()  # the caller stopped reading: what was read is what was paid for
+            raise
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        sink.done()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_sink.done()
+
+
+class TeeRawStream(wrapt.ObjectProxy[Any]):
+    """The raw stream (urllib3 response) under a StreamingBody: what is read is also handed to the sink."""
+
+    def __init__(self, wrapped: Any, sink: _Sink, content_length: int | None) -> None:
+        super().__init__(wrapped)
+        self._self_sink = sink
+        self._self_expected = content_length
+        self._self_seen = 0
+        weakref.finalize(self, sink.done)
+
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
+        sink = self._self_sink
+        try:
+            chunk = self.__wrapped__.read(amt, *args, **kwargs)
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        self._saw(chunk, whole=amt is None or (not chunk and amt > 0))
+        return chunk
+
+    def readinto(self, buffer: Any) -> Any:
+        sink = self._self_sink
+        try:
+            amount = self.__wrapped__.readinto(buffer)
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        self._saw(bytes(memoryview(buffer)[:amount]), whole=amount == 0 and len(buffer) > 0)
+        return amount
+
+    def readlines(self, *args: Any, **kwargs: Any) -> Any:
+        sink = self._self_sink
+        try:
+            lines = self.__wrapped__.readlines(*args, **kwargs)
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        self._saw(b"".join(lines), whole=not args and not kwargs)
+        return lines
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_sink.done()
+
+    def _saw(self, chunk: Any, *, whole: bool) -> None:
+        sink = self._self_sink
+        try:
+            if isinstance(chunk, bytes) and chunk:
+                sink.body(chunk)
+                self._self_seen += len(chunk)
+            expected = self._self_expected
+            if whole or (expected is not None and self._self_seen >= expected):
+                sink.done()
+        except Exception as exc:
+            sink.recorder.internal_error("botocore body", exc)
