@@ -77,6 +77,24 @@ class StreamParser(Protocol):
     def finish(self) -> ParsedResponse: ...
 
 
+class WholeBodyParser:
+    """For APIs that answer no SSE: the first `limit` bytes fed, parsed whole at the end."""
+
+    def __init__(self, protocol: WireProtocol, facts: RequestFacts, limit: int = 65536) -> None:
+        self.protocol = protocol
+        self.facts = facts
+        self.limit = limit
+        self.body = bytearray()
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.limit - len(self.body)
+        if room > 0:
+            self.body += chunk[:room]
+
+    def finish(self) -> ParsedResponse:
+        return self.protocol.parse_response(self.facts, bytes(self.body))
+
+
 class WireProtocol(Protocol):
     """One parser per wire protocol (OpenAI-style, Azure OpenAI, Anthropic Messages, ...)."""
 

@@ -16,7 +16,7 @@ import functools
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import amount, text
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, bare_path
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WholeBodyParser, bare_path
 from otel_ai_cost.usage import Operation
 
 BLACK_FOREST_LABS = "black_forest_labs"
@@ -74,23 +74,7 @@ class BFLProtocol:
         return ParsedResponse(usage=usage, response_id=text(data.get("id")))
 
     def stream_parser(self, facts: RequestFacts) -> StreamParser:
-        return _WholeBody(self, facts)
-
-
-class _WholeBody:
-    """BFL answers no SSE; a (small) JSON body read in chunks is parsed at its end."""
-
-    def __init__(self, protocol: BFLProtocol, facts: RequestFacts) -> None:
-        self.protocol = protocol
-        self.facts = facts
-        self.body = bytearray()
-
-    def feed(self, chunk: bytes) -> None:
-        if len(self.body) < 65536:
-            self.body += chunk
-
-    def finish(self) -> ParsedResponse:
-        return self.protocol.parse_response(self.facts, bytes(self.body))
+        return WholeBodyParser(self, facts)
 
 
 @functools.cache

@@ -23,7 +23,7 @@ import re
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import text
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, bare_path
+from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WholeBodyParser, bare_path
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.usage import Operation
 
@@ -91,26 +91,7 @@ class StabilityProtocol:
         return parsed
 
     def stream_parser(self, facts: RequestFacts) -> StreamParser:
-        return _WholeBody(self, facts)
-
-
-class _WholeBody:
-    """Stability answers no SSE; a body read in chunks is parsed at its end."""
-
-    def __init__(self, protocol: StabilityProtocol, facts: RequestFacts) -> None:
-        self.protocol = protocol
-        self.facts = facts
-        self.head = bytearray()
-        self.tail = b""
-
-    def feed(self, chunk: bytes) -> None:
-        if len(self.head) < _SMALL_JSON:
-            self.head += chunk[: _SMALL_JSON - len(self.head)]
-        self.tail = (self.tail + chunk)[-256:]
-
-    def finish(self) -> ParsedResponse:
-        head = bytes(self.head)
-        return self.protocol.parse_response(self.facts, head if len(head) < _SMALL_JSON else head + b"\n" + self.tail)
+        return WholeBodyParser(self, facts)  # Stability answers no SSE
 
 
 def _fields(content_type: str | None, body: bytes) -> dict[str, object]:

@@ -12,13 +12,17 @@ httpx, an httpx transport built on requests, requests' own redirect hops).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import Token
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry import baggage, context, trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
+from otel_ai_cost.budgets import BudgetExceeded, check_before_send
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
+from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.names import TAG_PREFIX
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.decoding import Decoder, make_decoder
@@ -27,6 +31,56 @@ MAX_BUFFERED_BODY = 32 * 1024 * 1024
 """A streamed non-SSE body larger than this is not parsed (and the request not priced)."""
 
 _SENDING = context.create_key("otel-ai-cost-sending")
+RequestT = TypeVar("RequestT")
+
+
+class Outgoing(NamedTuple):
+    """What routing needs of a request, as any HTTP library has it."""
+
+    method: str
+    scheme: str
+    host: str
+    port: int | None
+    """None for the scheme's default port."""
+    path: str
+    headers: Any
+    """Anything with `.get(name)`, case-insensitive."""
+
+
+def begin_call(
+    recorder: Recorder,
+    router: Router,
+    request: RequestT,
+    describe: Callable[[RequestT], Outgoing],
+    read_body: Callable[[RequestT], bytes],
+) -> tuple[Call, WireProtocol] | None:
+    """Open a call for a request a parser claims as billable, else None.
+
+    The body is read only for a request routed to an AI API. Never raises, except
+    `BudgetExceeded` on purpose: a budget says the request must not be sent.
+    """
+    if not is_instrumentation_enabled() or sending():
+        return None
+    try:
+        outgoing = describe(request)
+        protocol = router.route(outgoing.host, outgoing.path, port=outgoing.port)
+        if protocol is None:
+            return None
+        body = read_body(request)
+        facts = protocol.parse_request(
+            outgoing.method, outgoing.host, outgoing.path, outgoing.headers.get("content-type"), body
+        )
+        if facts is None:
+            return None
+        facts.request_bytes = len(body)
+        check_before_send(recorder)
+        port = outgoing.port or (443 if outgoing.scheme == "https" else 80)
+        return recorder.start(facts, outgoing.host, port), protocol
+    except BudgetExceeded:
+        raise  # the one exception of ours the caller gets, on purpose: the request is not sent
+    except Exception as exc:
+        recorder.internal_error("request", exc)
+        return None
 
 
 def sending() -> bool:
@@ -45,6 +99,18 @@ def enter_call(call: Call) -> Token[Context]:
         if key.startswith(TAG_PREFIX):
             ctx = baggage.remove_baggage(key, ctx)
     return context.attach(context.set_value(_SENDING, True, ctx))
+
+
+def send_in_call(call: Call, send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """`send(*args, **kwargs)` with the call's span current; an exception fails the call and goes on as is."""
+    token = enter_call(call)
+    try:
+        return send(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(type(exc).__qualname__, str(exc)[:200])
+        raise
+    finally:
+        context.detach(token)
 
 
 def no_usage(facts: RequestFacts) -> ParsedResponse:

@@ -15,13 +15,20 @@ from types import ModuleType
 from typing import Any
 
 from opentelemetry import context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
-from otel_ai_cost.budgets import BudgetExceeded, check_before_send
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.common import MAX_BUFFERED_BODY, Sink, enter_call, no_usage, parse_whole, sending
+from otel_ai_cost.transports.common import (
+    MAX_BUFFERED_BODY,
+    Outgoing,
+    Sink,
+    begin_call,
+    enter_call,
+    no_usage,
+    parse_whole,
+    send_in_call,
+)
 from otel_ai_cost.transports.decoding import make_decoder
 
 __all__ = ["MAX_BUFFERED_BODY", "SendHooks"]
@@ -43,14 +50,7 @@ class SendHooks:
         if begun is None:
             return wrapped(*args, **kwargs)
         call, protocol = begun
-        token = enter_call(call)
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(type(exc).__qualname__, str(exc)[:200])
-            raise
-        finally:
-            context.detach(token)
+        response = send_in_call(call, wrapped, args, kwargs)
         self._watch(call, protocol, response, bool(kwargs.get("stream", False)), is_async=False)
         return response
 
@@ -73,29 +73,10 @@ class SendHooks:
         return response
 
     def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Call, WireProtocol] | None:
-        try:
-            request = args[0] if args else kwargs.get("request")
-            if request is None or not is_instrumentation_enabled() or sending():
-                return None
-            url = request.url
-            port = url.port  # None for the scheme's default port
-            protocol = self.router.route(url.host, url.path, port=port)
-            if protocol is None:
-                return None
-            body = _request_body(request)
-            facts = protocol.parse_request(
-                request.method, url.host, url.path, request.headers.get("content-type"), body
-            )
-            if facts is None:
-                return None
-            facts.request_bytes = len(body)
-            check_before_send(self.recorder)
-            return self.recorder.start(facts, url.host, port or (443 if url.scheme == "https" else 80)), protocol
-        except BudgetExceeded:
-            raise  # the one exception of ours the caller gets, on purpose: the request is not sent
-        except Exception as exc:
-            self.recorder.internal_error("request", exc)
+        request = args[0] if args else kwargs.get("request")
+        if request is None:
             return None
+        return begin_call(self.recorder, self.router, request, _outgoing, _request_body)
 
     def _watch(self, call: Call, protocol: WireProtocol, response: Any, streamed: bool, *, is_async: bool) -> None:
         try:
@@ -120,6 +101,11 @@ class SendHooks:
         except Exception as exc:
             self.recorder.internal_error("response", exc)
             call.finish(no_usage(call.facts))
+
+
+def _outgoing(request: Any) -> Outgoing:
+    url = request.url
+    return Outgoing(request.method, url.scheme, url.host, url.port, url.path, request.headers)
 
 
 def _request_body(request: Any) -> bytes:

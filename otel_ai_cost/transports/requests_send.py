@@ -23,13 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import wrapt
-from opentelemetry import context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.common import Sink, enter_call, no_usage, parse_whole, sending
+from otel_ai_cost.transports.common import Outgoing, Sink, begin_call, no_usage, parse_whole, send_in_call
 from otel_ai_cost.transports.decoding import make_decoder
 
 
@@ -45,41 +43,15 @@ class RequestsHooks:
         if begun is None:
             return wrapped(*args, **kwargs)
         call, protocol = begun
-        token = enter_call(call)
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(type(exc).__qualname__, str(exc)[:200])
-            raise
-        finally:
-            context.detach(token)
+        response = send_in_call(call, wrapped, args, kwargs)
         self._watch(call, protocol, response, bool(kwargs.get("stream", False)))
         return response
 
     def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Call, WireProtocol] | None:
-        try:
-            request = args[0] if args else kwargs.get("request")
-            if request is None or not is_instrumentation_enabled() or sending():
-                return None
-            url = urlsplit(request.url)
-            host = url.hostname or ""
-            port = url.port
-            if port == (443 if url.scheme == "https" else 80):
-                port = None  # as httpx reports it: None for the scheme's default
-            protocol = self.router.route(host, url.path, port=port)
-            if protocol is None:
-                return None
-            body = _request_body(request.body)
-            facts = protocol.parse_request(
-                request.method or "GET", host, url.path, request.headers.get("content-type"), body
-            )
-            if facts is None:
-                return None
-            facts.request_bytes = len(body)
-            return self.recorder.start(facts, host, port or (443 if url.scheme == "https" else 80)), protocol
-        except Exception as exc:
-            self.recorder.internal_error("request", exc)
+        request = args[0] if args else kwargs.get("request")
+        if request is None:
             return None
+        return begin_call(self.recorder, self.router, request, _outgoing, _request_body)
 
     def _watch(self, call: Call, protocol: WireProtocol, response: Any, streamed: bool) -> None:
         try:
@@ -107,8 +79,17 @@ def wrapped_by_us(function: object) -> bool:
     return False
 
 
-def _request_body(body: object) -> bytes:
+def _outgoing(request: Any) -> Outgoing:
+    url = urlsplit(request.url)
+    port = url.port
+    if port == (443 if url.scheme == "https" else 80):
+        port = None  # as httpx reports it: None for the scheme's default
+    return Outgoing(request.method or "GET", url.scheme, url.hostname or "", port, url.path, request.headers)
+
+
+def _request_body(request: Any) -> bytes:
     """The prepared body when it is in memory; a file or generator body is not read."""
+    body = request.body
     if isinstance(body, bytes):
         return body
     if isinstance(body, str):

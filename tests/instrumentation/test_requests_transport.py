@@ -23,7 +23,7 @@ import pytest
 import requests
 import wrapt
 
-from otel_ai_cost import AICostInstrumentor, PriceEngine, tags
+from otel_ai_cost import AICostInstrumentor, BudgetExceeded, PriceEngine, budget, tags
 
 if TYPE_CHECKING:
     from .conftest import Telemetry
@@ -335,6 +335,20 @@ def test_vllm_endpoint_priced_by_the_overrides_file(
     assert attributes["gen_ai.provider.name"] == "vllm"
     assert attributes["ai.cost.price_source"] == "overrides"
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(VLLM_COST)
+
+
+def test_a_spent_budget_stops_a_requests_call_before_it_is_sent(
+    base: str, telemetry: Telemetry, server: tuple[str, list[tuple[str, str, bytes]]]
+) -> None:
+    seen = server[1]
+    with budget(requests=1, name="one-call") as limit:
+        requests.post(f"{base}/openai/v1/chat/completions", json=CHAT)
+        sent = len(seen)
+        with pytest.raises(BudgetExceeded):
+            requests.post(f"{base}/openai/v1/chat/completions", json=CHAT)
+    assert len(seen) == sent  # the second request never left the process
+    assert limit.spent.usd == pytest.approx(GROQ_COST)
+    assert len(telemetry.finished()) == 1
 
 
 def test_other_hosts_and_paths_are_left_alone(base: str, telemetry: Telemetry) -> None:

@@ -170,10 +170,10 @@ def test_bad_response_bodies_never_raise(body: bytes) -> None:
     assert parsed.usage.image_count == 1 and parsed.response_id is None
 
 
-def test_stream_parser_reads_a_json_image_response_fed_in_pieces() -> None:
+def test_stream_parser_reads_a_json_response_fed_in_pieces() -> None:
     facts = request("/v2beta/stable-image/generate/ultra", {"prompt": "x"})
     assert facts is not None
-    body = json.dumps({"image": base64.b64encode(PNG * 40).decode(), "finish_reason": "SUCCESS", "seed": 1}).encode()
+    body = json.dumps({"image": base64.b64encode(PNG).decode(), "finish_reason": "SUCCESS", "seed": 1}).encode()
     parser = STABILITY.stream_parser(facts)
     for start in range(0, len(body), 1000):
         parser.feed(body[start : start + 1000])
