@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, NoReturn
 
 from otel_ai_cost.config import ConfigError, Settings
@@ -99,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--datasource-uid", default="prometheus", help="Grafana Prometheus data source uid")
         command.add_argument("--folder", default="otel-ai-cost", help="Grafana folder of the rules")
         command.add_argument("-o", "--output", help="write here instead of standard output")
+
+    focus = commands.add_parser("focus", help="FinOps FOCUS 1.2 cost and usage rows")
+    focus_commands = focus.add_subparsers(dest="focus_command", required=True, parser_class=_Parser)
+    focus_export = focus_commands.add_parser("export", help="FOCUS rows from saved OTLP/JSON traces")
+    focus_export.add_argument("file", help="OTLP/JSON traces: the collector `file` exporter's lines, or one document")
+    focus_export.add_argument("-o", "--output", help="write here instead of standard output (required for parquet)")
+    focus_export.add_argument(
+        "--format", choices=["csv", "jsonl", "parquet"], help="output format (default: from -o's extension, else csv)"
+    )
+    focus_export.add_argument("--billing-account-id", help="BillingAccountId of every row (default: null)")
     return parser
 
 
@@ -133,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "alerts":
             return _alerts(args)
+        if args.command == "focus":
+            return _focus_export(args)
         engine = PriceEngine(args.prices_file or _env_prices_file(), reload_interval=3600)
         if args.command == "price":
             return _price(engine, args)
@@ -352,6 +365,32 @@ def _alerts(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
     print(f"{args.output}: {_count_rules(document)} alert rule(s)", file=sys.stderr)
+    return 0
+
+
+def _focus_export(args: argparse.Namespace) -> int:
+    from otel_ai_cost.exporters import focus
+
+    output_format = args.format or (focus.format_for(args.output) if args.output else "csv")
+    if output_format == "parquet" and (args.output is None or not focus.parquet_available()):
+        raise CliError("parquet needs -o FILE and pyarrow (pip install 'otel-ai-cost[parquet]')")
+    try:
+        with open(args.file, encoding="utf-8") as traces:
+            text = traces.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        rows, spans = focus.rows_from_otlp_json(text, args.file, args.billing_account_id)
+    except focus.FocusError as exc:
+        raise CliError(str(exc)) from None
+    if args.output is None:
+        sys.stdout.write(focus.render_csv(rows) if output_format == "csv" else focus.render_jsonl(rows))
+        return 0
+    try:
+        focus.write_rows(rows, Path(args.output), output_format, append=False)
+    except OSError as exc:
+        raise CliError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
+    print(f"{args.output}: {len(rows)} FOCUS row(s) from {spans} AI request span(s)", file=sys.stderr)
     return 0
 
 

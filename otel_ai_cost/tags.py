@@ -69,7 +69,10 @@ UNTAGGED: Final = "untagged"
 OTHER: Final = "other"
 """The metric value of a dimension's values beyond the cardinality limit."""
 DEFAULT_REQUIRED: Final = ("team", "feature")
-RESERVED_DIMENSIONS: Final = frozenset({"untagged", "priced", "unpriced_reason", "estimated", "price_source"})
+RESERVED_DIMENSIONS: Final = frozenset(
+    {"untagged", "priced", "unpriced_reason", "estimated", "price_source"}
+    | {"list_amount", "savings_amount", "commitment"}
+)
 """Names of other `ai.cost.*` attributes in the contract; a tag with one of them is dropped."""
 
 MAX_NAME_LENGTH: Final = 64

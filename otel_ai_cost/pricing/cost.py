@@ -16,6 +16,18 @@ class UnpricedReason:
     PRICING_ERROR = "pricing_error"
 
 
+class Commitment:
+    """Values of `ai.cost.commitment`: how the capacity that served the request was bought."""
+
+    ON_DEMAND = "on_demand"
+    """Pay-as-you-go at the standard tier."""
+    PROVISIONED = "provisioned"
+    """Reserved capacity paid for up front (Azure PTU, Bedrock provisioned throughput)."""
+    BATCH = "batch"
+    FLEX = "flex"
+    PRIORITY = "priority"
+
+
 class PriceSource:
     """Values of `ai.cost.price_source`."""
 
@@ -74,6 +86,8 @@ class Cost:
     price_source: str | None = None
     model: str | None = None
     """The catalog model the price came from, e.g. "gpt-4o-mini" for "gpt-4o-mini-2024-07-18"."""
+    commitment: str = Commitment.ON_DEMAND
+    """How the request was bought (`Commitment`); `list_usd` is what it would cost on demand at its tier."""
 
     @staticmethod
     def unpriced(reason: str, model: str | None = None) -> Cost:

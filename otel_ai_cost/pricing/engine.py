@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from otel_ai_cost.pricing.cost import Cost, CostBreakdown, PriceSource, UnpricedReason
+from otel_ai_cost.pricing.cost import Commitment, Cost, CostBreakdown, PriceSource, UnpricedReason
 from otel_ai_cost.pricing.image_catalog import ImageCatalog
 from otel_ai_cost.pricing.overrides import Overrides, OverridesWatcher
 from otel_ai_cost.pricing.rates import ModelPrices, TieredTokenRates, cache_read_savings, token_cost
@@ -32,6 +32,19 @@ BATCH_DISCOUNT = {
     "gcp.vertex_ai": 0.5,
     "aws.bedrock": 0.5,
 }
+
+
+_COMMITMENT_OF_TIER = {
+    ServiceTier.BATCH: Commitment.BATCH,
+    ServiceTier.FLEX: Commitment.FLEX,
+    ServiceTier.PRIORITY: Commitment.PRIORITY,
+}
+
+
+def _commitment_of(usage: Usage, provisioned: bool) -> str:
+    if provisioned:
+        return Commitment.PROVISIONED
+    return _COMMITMENT_OF_TIER.get(usage.service_tier, Commitment.ON_DEMAND)
 
 
 @dataclass(slots=True)
@@ -142,7 +155,12 @@ class PriceEngine:
         if usage.provider_reported_cost is not None:
             reported = float(usage.provider_reported_cost)
             return Cost(
-                priced=True, total_usd=reported, list_usd=reported, price_source=PriceSource.PROVIDER, model=usage.model
+                priced=True,
+                total_usd=reported,
+                list_usd=reported,
+                price_source=PriceSource.PROVIDER,
+                model=usage.model,
+                commitment=_commitment_of(usage, provisioned=False),
             )
 
         model = usage.model or usage.deployment
@@ -179,6 +197,7 @@ class PriceEngine:
             estimated=listed.estimated,
             price_source=listed.source,
             model=resolved.model,
+            commitment=_commitment_of(usage, resolved.provisioned),
         )
 
 

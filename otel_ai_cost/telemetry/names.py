@@ -28,6 +28,8 @@ ESTIMATED = "ai.cost.estimated"
 PRICE_SOURCE = "ai.cost.price_source"
 LIST_COST = "ai.cost.list_amount"
 SAVINGS = "ai.cost.savings_amount"
+COMMITMENT = "ai.cost.commitment"
+"""How the request was bought: on_demand, provisioned, batch, flex, priority (`pricing.Commitment`)."""
 COST_TOKEN_TYPE = "ai.cost.token.type"
 IMAGE_COUNT = "ai.image.count"
 IMAGE_SIZE = "ai.image.size"
@@ -52,6 +54,7 @@ TOKEN_USAGE = ("gen_ai.client.token.usage", "{token}")
 OPERATION_DURATION = ("gen_ai.client.operation.duration", "s")
 TOKENS = ("ai.cost.tokens", "{token}")
 SAVINGS_COUNTER = ("ai.cost.savings", "USD")
+LIST_COST_COUNTER = ("ai.cost.list_cost", "USD")
 UNPRICED = ("ai.cost.unpriced", "{request}")
 IMAGES = ("ai.cost.images", "{image}")
 REQUESTS = ("ai.cost.requests", "{request}")
@@ -69,6 +72,7 @@ WORKFLOW_COST_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 
 # Prometheus names, as the OTLP -> Prometheus translation writes them (dots to underscores, unit
 # suffix except {annotations}, `_total` on counters); dashboards and alert rules use these.
 PROMETHEUS_COST = "gen_ai_client_cost_USD_total"
+PROMETHEUS_LIST_COST = "ai_cost_list_cost_USD_total"
 
 
 def prometheus_label(attribute: str) -> str:

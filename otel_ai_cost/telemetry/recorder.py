@@ -49,6 +49,11 @@ class Recorder:
         self.savings = meter.create_counter(
             names.SAVINGS_COUNTER[0], unit=names.SAVINGS_COUNTER[1], description="What caching and batch saved"
         )
+        self.list_cost = meter.create_counter(
+            names.LIST_COST_COUNTER[0],
+            unit=names.LIST_COST_COUNTER[1],
+            description="Cost at on-demand list prices, before discounts and commitments (provisioned costs 0)",
+        )
         self.unpriced = meter.create_counter(
             names.UNPRICED[0], unit=names.UNPRICED[1], description="Requests with no known price"
         )
@@ -208,9 +213,11 @@ class Call:
                 usage.output_tokens if tokens_known else 0,
             )
         if cost.priced:
-            recorder.cost.add(cost.total_usd, metric_attributes)
+            cost_attributes = {**metric_attributes, names.COMMITMENT: cost.commitment}
+            recorder.cost.add(cost.total_usd, cost_attributes)
+            recorder.list_cost.add(cost.list_usd, cost_attributes)
             if cost.savings_usd > 0:
-                recorder.savings.add(cost.savings_usd, metric_attributes)
+                recorder.savings.add(cost.savings_usd, cost_attributes)
         else:
             recorder.unpriced.add(1, {**metric_attributes, names.UNPRICED_REASON: cost.unpriced_reason or "unknown"})
 
@@ -286,6 +293,7 @@ def _set_cost_attributes(span: Span, cost: Cost) -> None:
     span.set_attribute(names.COST_AMOUNT, cost.total_usd)
     span.set_attribute(names.COST_CURRENCY, "USD")
     span.set_attribute(names.ESTIMATED, cost.estimated)
+    span.set_attribute(names.COMMITMENT, cost.commitment)
     if cost.price_source:
         span.set_attribute(names.PRICE_SOURCE, cost.price_source)
     if cost.list_usd != cost.total_usd:

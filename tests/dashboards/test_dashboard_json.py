@@ -45,6 +45,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "Chargeback: team x feature x environment x cost center",
             "Unpriced requests",
             "Daily spend by team",
+            "Commitment break-even",
         },
     },
     "ai-cost-efficiency.json": {
@@ -69,6 +70,7 @@ COST = "gen_ai_client_cost_USD_total"
 REQUESTS = "ai_cost_requests_total"
 TOKENS = "ai_cost_tokens_total"
 SAVINGS = "ai_cost_savings_USD_total"
+LIST_COST = "ai_cost_list_cost_USD_total"
 UNPRICED = "ai_cost_unpriced_total"
 IMAGES = "ai_cost_images_total"
 
@@ -80,7 +82,9 @@ FILTERS: dict[str, tuple[str, str]] = {
     "provider": ("Provider", "gen_ai_provider_name"),
     "model": ("Model", "gen_ai_request_model"),
 }
-ALLOWED_VARIABLES = {*FILTERS, "__range", "__rate_interval", "__interval"}
+# Textbox variables a dashboard may add after the filters: name -> dashboard.
+SETTINGS_VARIABLES = {"commitment_usd_per_month": "ai-cost-chargeback"}
+ALLOWED_VARIABLES = {*FILTERS, *SETTINGS_VARIABLES, "__range", "__range_s", "__rate_interval", "__interval"}
 PANEL_TYPES = {"stat", "timeseries", "table", "bargauge", "barchart", "row"}
 PER_REQUEST_TITLES = {"Cost per request", "Tokens per request", "Cost per successful outcome"}
 GRID_COLUMNS = 24
@@ -273,7 +277,12 @@ def check_variables(dashboard: Dashboard) -> list[str]:
     problems: list[str] = []
     variables = dashboard.get("templating", {}).get("list", [])
     names = [variable.get("name") for variable in variables]
-    if names != ["datasource", *FILTERS]:
+    for variable in variables:
+        if variable.get("name") in SETTINGS_VARIABLES and variable.get("type") != "textbox":
+            problems.append(f"variable {variable.get('name')}: must be a textbox, got {variable.get('type')!r}")
+    if names[: len(FILTERS) + 1] != ["datasource", *FILTERS] or not set(names[len(FILTERS) + 1 :]) <= set(
+        SETTINGS_VARIABLES
+    ):
         problems.append(f"variables must be datasource, {', '.join(FILTERS)} in this order, got {names}")
     by_name = {variable.get("name"): variable for variable in variables}
     datasource = by_name.get("datasource", {})
@@ -395,7 +404,7 @@ def check_panel_units(panel: Panel) -> list[str]:
         if unit == "percentunit":
             problems.append(f"{title}: unit percentunit but the query is not a ratio of two sums")
         metrics = numerator_metrics(expr)
-        if metrics and metrics <= {COST, SAVINGS} and unit != "currencyUSD":
+        if metrics and metrics <= {COST, SAVINGS, LIST_COST} and unit != "currencyUSD":
             problems.append(f"{title}: a USD figure must use unit currencyUSD, got {unit!r}")
         if metrics and metrics <= {TOKENS} and unit != "suffix: tokens":
             problems.append(f"{title}: a token figure must use unit 'suffix: tokens', got {unit!r}")
@@ -657,3 +666,18 @@ def test_divisions_split_at_the_parentheses_around_the_slash() -> None:
     assert divisions("sum(rate(a[5m])) * 3600") == []
     assert not is_ratio(f"sum(increase({COST}{{{FILTERED}}}[1h])) / 2")
     assert is_ratio(f'sum(rate({TOKENS}{{{FILTERED}, x="a"}}[1m])) / sum(rate({TOKENS}{{{FILTERED}}}[1m]))')
+
+
+def test_commitment_break_even_compares_pay_as_you_go_with_the_prorated_commitment() -> None:
+    dashboard = load("ai-cost-chargeback.json")
+    panel = panel_by_title(dashboard, "Commitment break-even")
+    exprs = {target["legendFormat"]: target["expr"] for target in panel["targets"]}
+    payg, effective, saved = exprs.values()
+    assert LIST_COST in payg and COST in effective
+    assert all('ai_cost_commitment="provisioned"' in expr for expr in exprs.values())
+    # a month of 730 hours, as Azure bills provisioned throughput
+    assert "$commitment_usd_per_month * $__range_s / 2628000" in effective
+    assert saved == f"{payg} - ({effective})"
+    assert all(target["instant"] is True for target in panel["targets"])
+    variable = next(v for v in dashboard["templating"]["list"] if v["name"] == "commitment_usd_per_month")
+    assert (variable["type"], variable["query"]) == ("textbox", "0")

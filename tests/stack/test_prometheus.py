@@ -24,7 +24,14 @@ DASHBOARDS = sorted((REPO / "dashboards").glob("*.json"))
 RULE_FILES = sorted((REPO / "dashboards" / "alerts").glob("*.rules.yaml"))
 
 # What Grafana would put in place of its variables for the test's time range: every filter on All.
-GRAFANA_VALUES = {"__rate_interval": "10s", "__interval": "5s", "__range": "1h", "datasource": "prometheus"}
+GRAFANA_VALUES = {
+    "__rate_interval": "10s",
+    "__interval": "5s",
+    "__range": "1h",
+    "__range_s": "3600",
+    "datasource": "prometheus",
+    "commitment_usd_per_month": "50",
+}
 FILTERS = ("team", "feature", "environment", "provider", "model")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
 _METRIC = re.compile(r"\b((?:gen_ai|ai_cost)_[a-zA-Z0-9_]+)\b")
@@ -74,7 +81,7 @@ def labels_used(expr: str) -> set[str]:
 
 def test_the_workload_ran_and_dashboards_exist(stack: Stack) -> None:
     assert len(DASHBOARDS) == 3, DASHBOARDS
-    assert stack.totals["requests"] == 30 * 10
+    assert stack.totals["requests"] == 30 * 11
 
 
 def test_counters_in_prometheus_equal_the_span_costs(stack: Stack) -> None:
@@ -100,6 +107,16 @@ def test_workflow_metrics_in_prometheus_equal_the_workflow_spans(stack: Stack) -
         for s in runs["data"]["result"]
     }
     assert by_outcome == {("support-reply", "success"): 30, ("lab-run", "needs_review"): 30}
+
+
+def test_provisioned_requests_cost_nothing_and_count_their_pay_as_you_go_price(stack: Stack) -> None:
+    def total(metric: str) -> float:
+        answer = stack.query(f'sum({metric}{{ai_cost_commitment="provisioned"}})')
+        return float(answer["data"]["result"][0]["value"][1])
+
+    assert total("gen_ai_client_cost_USD_total") == 0.0
+    # 30 PTU requests x (179 x 2.50 + 1664 x 1.25 + 19 x 10 = 2717.5 per 1M) = 0.081525
+    assert total("ai_cost_list_cost_USD_total") == pytest.approx(0.081525, rel=1e-9)
 
 
 @pytest.mark.parametrize(("panel", "target"), list(dashboard_targets()))

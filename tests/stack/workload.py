@@ -38,6 +38,9 @@ FIXTURES = Path(__file__).parent.parent / "providers" / "fixtures"
 PAUSE_SECONDS = 0.4
 UNKNOWN_MODEL = "mystery-model-x"
 EXPLODING_MODEL = "explode-1"
+AZURE_HOST = "contoso-eastus2.openai.azure.com"
+# An Azure OpenAI provisioned (PTU) deployment: requests cost 0, their pay-as-you-go price is ai.cost.list_cost.
+PRICES = "deployments:\n  - {deployment: ptu-east, model: gpt-4o, provisioned: true}\n"
 
 
 def fixture(name: str, **changes: Any) -> bytes:
@@ -54,6 +57,7 @@ RESPONSES = {
     "dall-e-3": fixture("openai_dalle3_n2_hd.json"),
     "gpt-image-1": fixture("openai_gpt_image_1.json"),
     "anthropic": fixture("anthropic_message_cache.json"),
+    "azure": fixture("azure_chat_deployment.json"),
 }
 RATE_LIMITED = json.dumps({"error": {"message": "Rate limit reached", "type": "requests"}}).encode()
 
@@ -61,6 +65,8 @@ RATE_LIMITED = json.dumps({"error": {"message": "Rate limit reached", "type": "r
 def respond(request: httpx2.Request) -> httpx2.Response:
     body = json.loads(request.content or b"{}")
     path = request.url.path
+    if request.url.host == AZURE_HOST:
+        return httpx2.Response(200, content=RESPONSES["azure"], headers={"content-type": "application/json"})
     if path.endswith("/messages"):
         return httpx2.Response(200, content=RESPONSES["anthropic"], headers={"content-type": "application/json"})
     if body.get("user") == "rate-limited":
@@ -78,12 +84,13 @@ class ExplodingPriceEngine(PriceEngine):
         return super().price(usage)
 
 
-def one_round(oai: openai.OpenAI, claude: anthropic.Anthropic) -> None:
+def one_round(oai: openai.OpenAI, claude: anthropic.Anthropic, azure: openai.AzureOpenAI) -> None:
     chat = [{"role": "user", "content": "secret prompt text"}]
     with tags(team="search", feature="answers", cost_center="cc-100"):
         oai.chat.completions.create(model="o4-mini", messages=chat)  # type: ignore[arg-type]
     with tags(team="search", feature="semantic-index", cost_center="cc-100"):
         oai.embeddings.create(model="text-embedding-3-small", input="a document")
+        azure.chat.completions.create(model="ptu-east", messages=chat)  # type: ignore[arg-type]
     with tags(team="support", feature="chatbot"), workflow("support-reply") as reply:
         oai.chat.completions.create(model="o4-mini", messages=chat)  # type: ignore[arg-type]
         claude.messages.create(model="claude-sonnet-4-5", max_tokens=512, messages=chat)  # type: ignore[arg-type]
@@ -124,6 +131,12 @@ def totals(spans: InMemorySpanExporter) -> dict[str, Any]:
     }
 
 
+def _prices_file(state: Path) -> Path:
+    path = state / "prices.yaml"
+    path.write_text(PRICES)
+    return path
+
+
 def main() -> None:
     state, rounds = Path(sys.argv[1]), int(sys.argv[2])
     resource = Resource.create({"service.name": "stack-workload", "deployment.environment.name": "production"})
@@ -132,7 +145,9 @@ def main() -> None:
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     meter_provider = MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
     AICostInstrumentor().instrument(
-        tracer_provider=tracer_provider, meter_provider=meter_provider, price_engine=ExplodingPriceEngine()
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        price_engine=ExplodingPriceEngine(_prices_file(state)),
     )
     server, _ = start_http_server(0, addr="127.0.0.1")
     (state / "port").write_text(str(server.server_port))
@@ -140,8 +155,15 @@ def main() -> None:
     http = httpx2.Client(transport=httpx2.MockTransport(respond))
     oai = openai.OpenAI(api_key="sk-test-not-a-key", http_client=http, max_retries=0)
     claude = anthropic.Anthropic(api_key="sk-ant-test-not-a-key", http_client=http, max_retries=0)
+    azure = openai.AzureOpenAI(
+        api_key="azure-test-not-a-key",
+        azure_endpoint=f"https://{AZURE_HOST}",
+        api_version="2024-10-21",
+        http_client=http,
+        max_retries=0,
+    )
     for _ in range(rounds):
-        one_round(oai, claude)
+        one_round(oai, claude, azure)
         time.sleep(PAUSE_SECONDS)
     (state / "done.json").write_text(json.dumps(totals(spans)))
     while True:
