@@ -30,6 +30,7 @@ test: $(BIN)/.installed prometheus
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/pricing_bench.py
+	$(BIN)/python benchmarks/overhead_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
