@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -15,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from focus_testkit import (
+    FIXTURES,
     O4_MINI_COST,
     O4_MINI_TOKENS,
     PTU_LIST_COST,
@@ -272,3 +276,43 @@ def test_settings_from_the_environment_and_the_entry_point(monkeypatch: pytest.M
     assert (exporter.path, exporter.output_format) == (tmp_path / "focus", "jsonl")
     monkeypatch.setenv("OTEL_AI_COST_FOCUS_FORMAT", "xlsx")
     assert FocusSpanExporter().output_format == "csv"
+
+
+APP = """
+import json, httpx2, openai
+from otel_ai_cost import tags
+body = (FIXTURES / "openai_chat_cached_reasoning.json").read_bytes()
+http = httpx2.Client(transport=httpx2.MockTransport(lambda request: httpx2.Response(200, content=body)))
+client = openai.OpenAI(api_key="sk-test-not-a-key", http_client=http)
+with tags(team="search", feature="answers"):
+    for _ in range(3):
+        client.chat.completions.create(model="o4-mini", messages=[{"role": "user", "content": "hi"}])
+"""
+
+
+def test_zero_code_opentelemetry_instrument_writes_the_rows_at_exit(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(f"from pathlib import Path\nFIXTURES = Path({str(FIXTURES)!r})\n{APP}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(
+        OTEL_TRACES_EXPORTER="ai_cost_focus",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_AI_COST_FOCUS_PATH=str(tmp_path / "focus"),
+        OTEL_AI_COST_FOCUS_FORMAT="jsonl",
+    )
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [str(bin_dir / "opentelemetry-instrument"), sys.executable, str(app)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    # one row, or two if the requests straddled an hour (or month) boundary
+    rows = [json.loads(line) for file in (tmp_path / "focus").glob("*.jsonl") for line in file.read_text().splitlines()]
+    # 3 x 0.0062326 = 0.0186978
+    assert sum(row["x_Requests"] for row in rows) == 3
+    assert sum(row["BilledCost"] for row in rows) == pytest.approx(0.0186978)
+    assert all(json.loads(row["Tags"]) == {"team": "search", "feature": "answers"} for row in rows)
