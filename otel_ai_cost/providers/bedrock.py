@@ -327,12 +327,12 @@ class _Reading:
     def build(self, facts: RequestFacts) -> ParsedResponse:
         written = self.cache_write
         written_1h = min(self.cache_write_1h, written)
-        cached = 0 if self.input_inclusive else self.cache_read + written
+        cached = self.cache_read + written
         usage = Usage(
             provider=facts.provider,
             operation=facts.operation,
             request_model=facts.request_model,
-            input_tokens=self.input + cached,
+            input_tokens=max(self.input, cached) if self.input_inclusive else self.input + cached,
             cache_read_tokens=self.cache_read,
             cache_write_tokens=written - written_1h,
             cache_write_1h_tokens=written_1h,

@@ -122,16 +122,20 @@ def server() -> Iterator[FakeBedrock]:
         fake.server_close()
 
 
-@pytest.fixture
-def client(server: FakeBedrock, telemetry: Telemetry) -> Any:
+def bedrock_client(server: FakeBedrock, attempts: int = 1) -> Any:
     return boto3.client(
         "bedrock-runtime",
         region_name="us-east-1",
         endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        config=Config(retries={"mode": "standard", "total_max_attempts": attempts}),
     )
+
+
+@pytest.fixture
+def client(server: FakeBedrock, telemetry: Telemetry) -> Any:
+    return bedrock_client(server)
 
 
 def token_headers(input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0) -> dict[str, str]:
@@ -428,14 +432,7 @@ def test_a_spent_budget_stops_the_call_before_sending(client: Any, server: FakeB
 def test_a_throttled_attempt_retried_by_botocore_is_one_span_priced_once(
     server: FakeBedrock, telemetry: Telemetry
 ) -> None:
-    retrying = boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
-    )
+    retrying = bedrock_client(server, attempts=2)
     server.answer({"message": "Too many requests"}, status=429, **{"x-amzn-ErrorType": "ThrottlingException"})
     server.answer(fixture("bedrock_converse_cache.json"))
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_malformed_bodies import BAD_BODIES, json_values, sane
 from wire_testkit import fixture
 
 from otel_ai_cost.pricing import PriceEngine
@@ -377,51 +378,67 @@ def test_cross_region_profiles_priced(model: str, expected_usd: float) -> None:
     assert cost.total_usd == pytest.approx(expected_usd, rel=1e-9)
 
 
-JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 10**12) | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=12,
-)
 KEYS = st.sampled_from(
     [
         "usage",
         "inputTokens",
         "outputTokens",
+        "cacheReadInputTokens",
+        "cacheWriteInputTokens",
         "cacheDetails",
+        "prompt_tokens",
         "results",
         "meta",
         "billed_units",
         "prompt_token_count",
+        "generation_token_count",
         "stop_reason",
         "outputs",
         "metadata",
         "amazon-bedrock-invocationMetrics",
         "inputTextTokenCount",
         "choices",
+        "type",
+        "message",
     ]
 )
-BODIES = st.dictionaries(KEYS, JSONISH, max_size=5)
+BODIES = st.recursive(
+    st.dictionaries(KEYS, json_values, max_size=5), lambda inner: st.dictionaries(KEYS, inner, max_size=3), max_leaves=8
+)
+FAMILIES = [
+    ("meta.llama3-70b-instruct-v1:0", {"prompt": "x"}),
+    (HAIKU_35, {"anthropic_version": "bedrock-2023-05-31", "messages": []}),
+    ("amazon.nova-lite-v1:0", {"messages": []}),
+]
+
+
+def all_readings(body: dict[str, Any] | list[Any] | None, raw: bytes) -> list[ParsedResponse]:
+    """Every way the parser can meet `body` (and the bytes `raw`): whole, as stream events and chunks."""
+    encoded = json.dumps(body).encode()
+    parsed = []
+    for model, request_body in FAMILIES:
+        for response in (encoded, raw):
+            parsed.append(invoke(model, request_body, response, {"x-amzn-bedrock-input-token-count": "-3"}))
+        for operation in ("ConverseStream", "InvokeModelWithResponseStream"):
+            parser = request(operation, model, request_body).stream_parser()
+            for event in (body, {"chunk": {"bytes": encoded}}, {"chunk": {"bytes": raw}}, {"chunk": body}):
+                parser.feed(event if isinstance(event, dict) else {})
+            parsed.append(parser.finish())
+        parsed.append(request("Converse", model).parse_response(body if isinstance(body, dict) else {}, None))
+    return parsed
+
+
+@pytest.mark.parametrize("raw", BAD_BODIES, ids=range(len(BAD_BODIES)))
+def test_malformed_bodies_never_raise(raw: bytes) -> None:
+    for parsed in all_readings(None, raw):
+        sane(parsed)
 
 
 @settings(max_examples=150, deadline=None)
 @given(body=BODIES, raw=st.binary(max_size=64))
-def test_hostile_bodies_never_raise_nor_count_negative(body: dict[str, Any], raw: bytes) -> None:
-    for model, request_body in (
-        ("meta.llama3-70b-instruct-v1:0", {"prompt": "x"}),
-        (HAIKU_35, {"anthropic_version": "bedrock-2023-05-31", "messages": []}),
-    ):
-        encoded = json.dumps(body).encode()
-        for response in (encoded, raw):
-            parsed = invoke(model, request_body, response, {"x-amzn-bedrock-input-token-count": "-3"})
-            assert parsed.usage.input_tokens >= 0 and parsed.usage.output_tokens >= 0
-        for operation in ("ConverseStream", "InvokeModelWithResponseStream"):
-            parser = request(operation, model, request_body).stream_parser()
-            parser.feed(body)
-            parser.feed({"chunk": {"bytes": encoded}})
-            parser.feed({"chunk": {"bytes": raw}})
-            parser.feed({"chunk": body})
-            assert parser.finish().usage.input_tokens >= 0
-        request("Converse", model).parse_response(body, None)
+def test_hostile_bodies_never_raise_nor_count_wrong(body: dict[str, Any], raw: bytes) -> None:
+    for parsed in all_readings(body, raw):
+        sane(parsed)
 
 
 def test_provisioned_throughput_arn_priced_through_overrides_deployments(tmp_path: Any) -> None:
