@@ -12,7 +12,7 @@ httpx, an httpx transport built on requests, requests' own redirect hops).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import Any, NamedTuple, TypeVar
 
@@ -187,3 +187,19 @@ class Sink:
 
     def failed(self, exc: BaseException) -> None:
         self.call.fail(type(exc).__qualname__, str(exc)[:200])
+
+
+def tee(chunks: Iterable[bytes], sink: Sink) -> Iterator[bytes]:
+    """`chunks` unchanged, each also handed to `sink`, which is done at the end or when the caller
+    stops reading (what was read is what was paid for), and failed when reading raises."""
+    try:
+        for chunk in chunks:
+            sink.feed(chunk)
+            yield chunk
+    except GeneratorExit:
+        sink.done()
+        raise
+    except BaseException as exc:
+        sink.failed(exc)
+        raise
+    sink.done()

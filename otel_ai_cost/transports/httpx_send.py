@@ -28,6 +28,7 @@ from otel_ai_cost.transports.common import (
     no_usage,
     parse_whole,
     send_in_call,
+    tee,
 )
 from otel_ai_cost.transports.decoding import make_decoder
 
@@ -126,18 +127,7 @@ def _sync_tee_class(base: type) -> type:
             weakref.finalize(self, sink.done)  # a response dropped unread still ends its span
 
         def __iter__(self) -> Iterator[bytes]:
-            sink = self.sink
-            try:
-                for chunk in self.inner:
-                    sink.feed(chunk)
-                    yield chunk
-            except GeneratorExit:
-                sink.done()  # the caller stopped reading: what was read is what was paid for
-                raise
-            except BaseException as exc:
-                sink.failed(exc)
-                raise
-            sink.done()
+            return tee(self.inner, self.sink)
 
         def close(self) -> None:
             try:

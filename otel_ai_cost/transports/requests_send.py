@@ -27,7 +27,7 @@ import wrapt
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.common import Outgoing, Sink, begin_call, no_usage, parse_whole, send_in_call
+from otel_ai_cost.transports.common import Outgoing, Sink, begin_call, no_usage, parse_whole, send_in_call, tee
 from otel_ai_cost.transports.decoding import make_decoder
 
 
@@ -119,19 +119,8 @@ class _TeeRaw(wrapt.ObjectProxy[Any]):
             sink.broken = True  # raw and decoded reads mixed: no whole body to parse
 
     def stream(self, amt: int | None = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
-        sink = self._self_sink
-        try:
-            self._self_mode(decode_content)
-            for chunk in self.__wrapped__.stream(amt, decode_content=decode_content):
-                sink.feed(chunk)
-                yield chunk
-        except GeneratorExit:
-            sink.done()  # the caller stopped reading: what was read is what was paid for
-            raise
-        except BaseException as exc:
-            sink.failed(exc)
-            raise
-        sink.done()
+        self._self_mode(decode_content)
+        return tee(self.__wrapped__.stream(amt, decode_content=decode_content), self._self_sink)
 
     def read(self, *args: Any, **kwargs: Any) -> bytes:
         return self._self_tee(self.__wrapped__.read, args, kwargs)
