@@ -171,8 +171,14 @@ def test_provisioned_deployment_row_costs_nothing_and_lists_its_pay_as_you_go_pr
 
 def test_unpriced_requests_have_null_costs_and_are_counted(csv_rows: list[dict[str, Any]]) -> None:
     unknown = by_group(csv_rows)[("2026-04-01T00:00:00Z", "mystery-model-x", "research")]
-    for column in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "PricingCategory", "PricingQuantity"):
+    for column in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost"):
         assert unknown[column] == "", column  # null, not 0
+    # FOCUS wants the pricing model and quantity of every usage row: known, only the rate is not
+    assert (unknown["PricingCategory"], float(unknown["PricingQuantity"]), unknown["PricingUnit"]) == (
+        "Standard",
+        O4_MINI_TOKENS,
+        "Tokens",
+    )
     assert (int(unknown["x_UnpricedRequests"]), unknown["x_UnpricedReason"]) == (1, "unknown_model")
     assert unknown["ChargeDescription"].endswith(", unpriced")
     assert all(int(row["x_UnpricedRequests"]) == 0 for row in csv_rows if row is not unknown)

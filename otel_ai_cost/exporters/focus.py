@@ -31,6 +31,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_ai_cost.pricing import Commitment
 from otel_ai_cost.tags import ATTRIBUTE_PREFIX, RESERVED_DIMENSIONS
 from otel_ai_cost.telemetry import names
 
@@ -153,10 +154,6 @@ PUBLISHERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("command", "cohere."), "Cohere"),
 )
 
-COMMITTED = "provisioned"
-"""`ai.cost.commitment` of reserved capacity (pricing.Commitment.PROVISIONED)."""
-
-
 # ---------------------------------------------------------------- aggregation
 
 
@@ -245,7 +242,7 @@ class FocusAggregator:
             sku_model=sku_model,
             operation=_text(attributes.get(names.OPERATION)) or "unknown",
             unit=unit,
-            commitment=(_text(attributes.get(names.COMMITMENT)) or "on_demand") if priced else None,
+            commitment=(_text(attributes.get(names.COMMITMENT)) or Commitment.ON_DEMAND) if priced else None,
             unpriced_reason=None if priced else (_text(attributes.get(names.UNPRICED_REASON)) or "unknown"),
             tags=_tags(attributes),
         )
@@ -282,7 +279,7 @@ class FocusAggregator:
         provider_name, service_name = PROVIDERS.get(key.provider, (key.provider, key.provider))
         resource_id = f"{key.server_address}/{key.resource}" if key.server_address else key.resource
         priced = key.commitment is not None
-        committed = key.commitment == COMMITTED
+        committed = key.commitment == Commitment.PROVISIONED
         effective = totals.effective_usd if priced else None
         listed = totals.list_usd if priced else None
         how = f", {key.commitment.replace('_', ' ')}" if key.commitment else ", unpriced"
@@ -309,9 +306,10 @@ class FocusAggregator:
             "EffectiveCost": effective,
             "InvoiceIssuerName": provider_name,
             "ListCost": listed,
-            "PricingCategory": ("Committed" if committed else "Standard") if priced else None,
-            "PricingQuantity": float(totals.quantity) if priced else None,
-            "PricingUnit": key.unit if priced else None,
+            # An unpriced request is still bought per unit at a rate for the account; only the rate is unknown.
+            "PricingCategory": "Committed" if committed else "Standard",
+            "PricingQuantity": float(totals.quantity),
+            "PricingUnit": key.unit,
             "ProviderName": provider_name,
             "PublisherName": _publisher(key.sku_model) or provider_name,
             "RegionId": _region(key.provider, key.server_address),
