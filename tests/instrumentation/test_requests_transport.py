@@ -9,6 +9,7 @@ Prices: Groq llama-3.3-70b-versatile input $0.59, output $0.79 per 1M tokens; St
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import socket
@@ -248,6 +249,14 @@ def test_a_stream_closed_early_ends_its_span_once_with_what_was_read(base: str, 
     attributes = telemetry.one_span().attributes or {}
     assert attributes["ai.cost.priced"] is False
     assert attributes["ai.cost.unpriced_reason"] == "no_usage"
+
+
+def test_a_stream_dropped_unread_still_ends_its_span(base: str, telemetry: Telemetry) -> None:
+    response = requests.post(f"{base}/openai/v1/chat/completions", json={**CHAT, "stream": True}, stream=True)
+    assert telemetry.finished() == []
+    del response
+    gc.collect()
+    assert (telemetry.one_span().attributes or {})["ai.cost.unpriced_reason"] == "no_usage"
 
 
 def test_a_stream_that_breaks_off_fails_the_span_and_raises_what_requests_raises(
