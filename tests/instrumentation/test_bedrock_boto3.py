@@ -13,7 +13,10 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import os
 import struct
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
@@ -458,3 +461,44 @@ def test_stubbed_client(telemetry: Telemetry) -> None:
     attributes = telemetry.one_span().attributes or {}
     assert (attributes["server.address"], attributes["server.port"]) == ("bedrock-runtime.eu-west-1.amazonaws.com", 443)
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(0.00426432, rel=1e-9)  # as in the first test
+
+
+APP = """
+import boto3
+from otel_ai_cost import tags
+
+client = boto3.client(
+    "bedrock-runtime", region_name="us-east-1", endpoint_url="{endpoint}",
+    aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x",
+)
+with tags(team="legal", feature="contracts"):
+    client.converse(modelId="{model}", messages=[])
+"""
+
+
+def test_boto3_imported_after_opentelemetry_instrument(server: FakeBedrock, tmp_path: Path) -> None:
+    """The entry point instruments before the app imports boto3: the post-import hook wraps botocore."""
+    bin_dir = Path(sys.executable).parent
+    app = tmp_path / "app.py"
+    app.write_text(APP.format(endpoint=f"http://127.0.0.1:{server.server_address[1]}", model=HAIKU_35))
+    server.answer(fixture("bedrock_converse_cache.json"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_"))}
+    env.update(
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="ai_cost_summary",
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+    )
+    result = subprocess.run(
+        [str(bin_dir / "opentelemetry-instrument"), sys.executable, str(app)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    # 0.00426432 as in the first test
+    assert any(
+        line.split()[:3] == ["legal", "contracts", HAIKU_35] and "$0.004264" in line
+        for line in result.stdout.splitlines()
+    ), result.stdout
