@@ -139,8 +139,9 @@ def add_tokens(usage: Usage, counts: dict[str, Any], operation: str) -> bool:
     cached = tokens(inputs.get("cached_tokens"))
     if not cached:
         cached = tokens(counts.get("prompt_cache_hit_tokens"))  # DeepSeek
-    usage.cache_read_tokens += min(cached or 0, prompt)
-    usage.cache_write_tokens += _part(inputs.get("cache_write_tokens"), prompt)  # OpenRouter
+    read = min(cached or 0, prompt)
+    usage.cache_read_tokens += read
+    usage.cache_write_tokens += _part(inputs.get("cache_write_tokens"), prompt - read)  # OpenRouter
     usage.input_audio_tokens += _part(inputs.get("audio_tokens"), prompt)
     usage.input_image_tokens += _part(inputs.get("image_tokens"), prompt)
     usage.output_tokens += completion

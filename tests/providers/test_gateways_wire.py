@@ -231,6 +231,13 @@ def test_a_cost_that_is_not_a_believable_number_is_ignored(cost: object) -> None
     assert usage.provider_reported_cost is None and usage.input_tokens == 194
 
 
+def test_cache_reads_and_writes_together_never_exceed_the_input() -> None:
+    facts = facts_for(OPENROUTER, "/api/v1/chat/completions", {"model": "openai/gpt-4o"}, host="openrouter.ai")
+    counts = openrouter_usage(prompt_tokens_details={"cached_tokens": 150, "cache_write_tokens": 100})
+    usage = OPENROUTER.parse_response(facts, json.dumps({"usage": counts}).encode()).usage
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (194, 150, 44)
+
+
 def test_usage_cost_of_other_providers_is_not_taken_as_the_price() -> None:
     groq = OpenAIProtocol("groq")
     facts = facts_for(groq, "/openai/v1/chat/completions", {"model": "llama-3.3-70b-versatile"}, host="api.groq.com")
