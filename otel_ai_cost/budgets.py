@@ -24,26 +24,49 @@ allowed). An unpriced request adds tokens and a request but no USD (its price is
 Budgets follow the context like `tags()`: asyncio tasks and `contextvars.copy_context().run`.
 As a `with` statement the object keeps its spend across blocks (one object, one running total); as a
 decorator each call gets a budget of its own.
+
+Budgets for a whole process come from the file `OTEL_AI_COST_BUDGETS_FILE` names, in the format of
+the alerts' budgets file (`dashboards/alerts/budgets.example.yaml`), read when instrumenting: each
+entry is a `TagBudget` for every request whose tags (as recorded: defaults, resource, baggage and
+`tags()`) include its `tags`, with `usd` per rolling `period` and `on_exceed` (default `warn`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final, Literal
 
-from otel_ai_cost.scopes import SpendScope, active_scopes
+from otel_ai_cost.scopes import Spend, SpendScope, active_scopes
 from otel_ai_cost.telemetry import names
 
 if TYPE_CHECKING:
     from otel_ai_cost.telemetry.recorder import Recorder
 
-__all__ = ["BudgetExceeded", "OnExceed", "budget", "check_before_send"]
+__all__ = [
+    "ENV_BUDGETS_FILE",
+    "BudgetExceeded",
+    "OnExceed",
+    "TagBudget",
+    "budget",
+    "check_before_send",
+    "load_tag_budgets",
+    "period_seconds",
+]
 
 _log = logging.getLogger(__name__)
 
 OnExceed = Literal["raise", "warn"]
 DEFAULT_NAME: Final = "unnamed"
+ENV_BUDGETS_FILE: Final = "OTEL_AI_COST_BUDGETS_FILE"
+WINDOW_STEPS: Final = 60
+"""A rolling period is kept as this many steps: spend leaves the window one step at a time."""
+_UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_DURATION_PART: Final = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
 
 
 class BudgetExceeded(Exception):
@@ -138,6 +161,89 @@ class budget(SpendScope):  # lower-case, like tags() and the context managers of
         _log.warning("otel-ai-cost: %s; sending AI requests anyway (on_exceed='warn')", over)
 
 
+class TagBudget(budget):
+    """A process-wide USD budget for every request carrying some tags, over a rolling period.
+
+    The window is the last `period` in `WINDOW_STEPS` steps (so between 59/60 of it and all of it).
+    Made from `OTEL_AI_COST_BUDGETS_FILE` by `load_tag_budgets`; not entered with `with`.
+    """
+
+    def __init__(
+        self,
+        *,
+        tags: Mapping[str, str],
+        usd: float,
+        period: float,
+        on_exceed: OnExceed = "warn",
+        name: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(usd=usd, on_exceed=on_exceed, name=name or "/".join(tags.values()))
+        if not (math.isfinite(period) and period > 0):
+            raise ValueError(f"budget period must be a positive number of seconds, got {period!r}")
+        self.tags = dict(tags)
+        self.period = period
+        self._step = period / WINDOW_STEPS
+        self._clock = clock
+        self._steps: list[tuple[int, float]] = [(-WINDOW_STEPS, 0.0)] * WINDOW_STEPS  # (step number, USD)
+
+    def matches(self, request_tags: Mapping[str, str]) -> bool:
+        return all(request_tags.get(name) == value for name, value in self.tags.items())
+
+    def add(self, usd: float | None, input_tokens: int, output_tokens: int) -> None:
+        if not usd:
+            return
+        step = int(self._clock() // self._step)
+        with self._lock:
+            number, total = self._steps[step % WINDOW_STEPS]
+            self._steps[step % WINDOW_STEPS] = (step, usd + (total if number == step else 0.0))
+
+    @property
+    def spent(self) -> Spend:
+        """USD of the window (tokens and requests are not kept)."""
+        step = int(self._clock() // self._step)
+        with self._lock:
+            return Spend(usd=sum(total for number, total in self._steps if step - number < WINDOW_STEPS))
+
+
+def period_seconds(period: str) -> float:
+    """A Prometheus duration (`1h`, `1d`, `1h30m`) in seconds."""
+    return sum(int(count) * _UNIT_SECONDS[unit] for count, unit in _DURATION_PART.findall(period))
+
+
+def load_tag_budgets(path: str | None = None) -> tuple[TagBudget, ...]:
+    """The budgets of the file `path` or `OTEL_AI_COST_BUDGETS_FILE`; none when neither is set.
+
+    An unreadable or invalid file is logged (naming the entry and field) and enforces nothing.
+    """
+    path = path or os.environ.get(ENV_BUDGETS_FILE)
+    if not path:
+        return ()
+    from otel_ai_cost.alerting.budgets import BudgetsError, load_budgets
+
+    try:
+        document = load_budgets(path)
+        return tuple(
+            TagBudget(
+                tags=entry.tags,
+                usd=entry.usd,
+                period=period_seconds(entry.period),
+                on_exceed=entry.on_exceed,
+                name=entry.label,
+            )
+            for entry in document.budgets
+        )
+    except (BudgetsError, ValueError) as exc:
+        _log.error("otel-ai-cost: %s: %s; no budgets from it are enforced", ENV_BUDGETS_FILE, exc)
+        return ()
+
+
+def tag_budgets_for(recorder: Recorder, request_tags: Mapping[str, str] | None) -> tuple[TagBudget, ...]:
+    """The recorder's `TagBudget`s that a request with these tags (None: those in force) counts against."""
+    resolved = recorder.tag_policy.resolve(request_tags).tags
+    return tuple(entry for entry in recorder.tag_budgets if entry.matches(resolved))
+
+
 def check_before_send(recorder: Recorder) -> None:
     """Check the budgets in force before a transport sends an AI request.
 
@@ -145,7 +251,9 @@ def check_before_send(recorder: Recorder) -> None:
     must let it propagate and not send. Spent `warn` budgets log once. Every spent budget counts the
     request in `ai.cost.budget.exceeded`. Nothing else ever raises from here.
     """
-    scopes = active_scopes()
+    scopes: tuple[SpendScope, ...] = active_scopes()
+    if recorder.tag_budgets:
+        scopes += tag_budgets_for(recorder, None)
     if not scopes:
         return
     to_raise: BudgetExceeded | None = None

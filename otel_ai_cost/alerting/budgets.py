@@ -5,12 +5,14 @@ budgets:
     usd: 50            # per period
     period: 1d         # rolling window, a Prometheus duration (default 1d)
     warn_at: 0.8       # warning at 80% of the budget (default; null for none)
+    on_exceed: warn    # in the process, with OTEL_AI_COST_BUDGETS_FILE: warn or raise (the rules ignore it)
 """
 
 from __future__ import annotations
 
 import os
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +36,8 @@ class Budget(BaseModel):
     usd: float = Field(gt=0)
     period: str = "1d"
     warn_at: float | None = Field(default=0.8, gt=0, lt=1)
+    on_exceed: Literal["raise", "warn"] = "warn"
+    """What the process does once the budget is spent (`otel_ai_cost.budgets`); the alert rules ignore it."""
 
     @field_validator("tags")
     @classmethod

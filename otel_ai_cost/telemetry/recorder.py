@@ -15,9 +15,10 @@ from typing import Any
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from otel_ai_cost.budgets import TagBudget, load_tag_budgets, tag_budgets_for
 from otel_ai_cost.pricing import Cost, PriceEngine, UnpricedReason
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
-from otel_ai_cost.scopes import active_scopes, add_request
+from otel_ai_cost.scopes import SpendScope, active_scopes, add_request
 from otel_ai_cost.tags import TagPolicy, current_tags
 from otel_ai_cost.telemetry import names
 from otel_ai_cost.usage import Usage
@@ -79,6 +80,7 @@ class Recorder:
         self.workflow_runs = meter.create_counter(
             names.WORKFLOW_RUNS[0], unit=names.WORKFLOW_RUNS[1], description="Workflow runs by outcome"
         )
+        self.tag_budgets: tuple[TagBudget, ...] = load_tag_budgets()  # OTEL_AI_COST_BUDGETS_FILE
         self.token_usage = None
         self.duration = None
         if semconv_histograms:
@@ -136,7 +138,9 @@ class Call:
         self._lock = threading.Lock()
         # Tags belong to the code that sent the request, not to whoever finishes reading a stream.
         self._tags = current_tags()
-        self._scopes = active_scopes()  # the budgets and workflows it was sent in
+        self._scopes: tuple[SpendScope, ...] = active_scopes()  # the budgets and workflows it was sent in
+        if recorder.tag_budgets:
+            self._scopes += tag_budgets_for(recorder, self._tags)
 
     def _claim(self) -> bool:
         with self._lock:

@@ -11,6 +11,7 @@ import contextvars
 import logging
 import pickle
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anthropic
@@ -29,7 +30,7 @@ from spend_testkit import (
 )
 
 from otel_ai_cost import AICostInstrumentor, BudgetExceeded, budget, tags
-from otel_ai_cost.budgets import check_before_send
+from otel_ai_cost.budgets import ENV_BUDGETS_FILE, TagBudget, check_before_send, load_tag_budgets, period_seconds
 
 if TYPE_CHECKING:
     from .conftest import Telemetry
@@ -232,3 +233,81 @@ def test_check_before_send_outside_any_budget_does_nothing(telemetry: Telemetry)
     recorder = AICostInstrumentor._active["recorder"]
     check_before_send(recorder)
     assert telemetry.points(EXCEEDED) == []
+
+
+# ---------------------------------------------------------------- budgets per tag set, from a file
+
+
+def test_the_alerts_budgets_file_is_the_process_budgets_file() -> None:
+    example = Path(__file__).resolve().parents[2] / "dashboards" / "alerts" / "budgets.example.yaml"
+    loaded = load_tag_budgets(str(example))
+    assert [(b.name, b.tags, b.usd, b.period, b.on_exceed) for b in loaded] == [
+        ("search", {"team": "search"}, 50, 86400, "warn"),  # period defaults to 1d, on_exceed to warn
+        ("support", {"team": "support"}, 20, 86400, "warn"),
+        ("research-production", {"team": "research", "environment": "production"}, 200, 86400, "warn"),
+    ]
+
+
+def test_a_file_budget_applies_to_every_request_with_its_tags(
+    telemetry: Telemetry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text(
+        "budgets:\n"
+        "  - {name: search-hourly, tags: {team: search}, usd: 0.0008, period: 1h, on_exceed: raise}\n"
+        "  - {tags: {team: support, environment: test}, usd: 0.0001, warn_at: null}\n"
+    )
+    monkeypatch.setenv(ENV_BUDGETS_FILE, str(path))
+    telemetry.reinstrument()
+    handler = Handler()
+    client = openai_client(handler)
+    with tags(team="search", feature="answers"):
+        ask_openai(client)  # 0.00045
+        ask_openai(client)  # 0.0009 >= 0.0008 after this one
+    with tags(team="search", feature="other"), pytest.raises(BudgetExceeded) as raised:
+        ask_openai(client)  # another feature of the same team: the same budget
+    assert (raised.value.budget_name, raised.value.spent) == ("search-hourly", pytest.approx(0.0009))
+    with tags(team="marketing"):
+        ask_openai(client)  # no budget of its own
+    # support in environment test (the fixture's resource): warn, so it is sent
+    with tags(team="support"):
+        ask_openai(client)
+        ask_openai(client)
+    assert len(handler.seen) == 5
+    assert telemetry.total(EXCEEDED, **{"ai.cost.budget.name": "search-hourly", "ai.cost.budget.action": "raise"}) == 1
+    assert telemetry.total(EXCEEDED, **{"ai.cost.budget.name": "support/test", "ai.cost.budget.action": "warn"}) == 1
+
+
+def test_a_bad_budgets_file_is_logged_and_enforces_nothing(
+    telemetry: Telemetry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text("budgets:\n  - {name: broken, tags: {team: search}, usd: 5, on_exceed: explode}\n")
+    monkeypatch.setenv(ENV_BUDGETS_FILE, str(path))
+    with caplog.at_level(logging.ERROR):
+        telemetry.reinstrument()
+    assert any("budgets[0] (name=broken" in r.getMessage() and "on_exceed" in r.getMessage() for r in caplog.records)
+    with tags(team="search"):
+        ask_openai(openai_client(Handler()))
+    assert len(telemetry.finished()) == 1
+
+
+def test_the_window_forgets_spend_older_than_the_period() -> None:
+    now = [0.0]
+    hourly = TagBudget(tags={"team": "search"}, usd=1.0, period=3600, on_exceed="raise", clock=lambda: now[0])
+    hourly.add(0.6, 0, 0)
+    now[0] = 1800.0
+    hourly.add(0.5, 0, 0)
+    assert hourly.spent.usd == pytest.approx(1.1)  # 0.6 + 0.5 within the hour
+    assert hourly.exceeded() is not None
+    now[0] = 3600.0 + 60.0  # one step (3600 / 60 s) past the first spend's hour
+    assert hourly.spent.usd == pytest.approx(0.5)
+    assert hourly.exceeded() is None
+    now[0] = 1800.0 + 3600.0 + 60.0
+    assert hourly.spent.usd == 0.0
+
+
+def test_periods_are_prometheus_durations() -> None:
+    assert period_seconds("1h30m") == 5400
+    assert period_seconds("7d") == 7 * 86400
+    assert period_seconds("1d") == 86400
