@@ -22,8 +22,8 @@ requests in flight when it is reached and by the last request (the one that cros
 allowed). An unpriced request adds tokens and a request but no USD (its price is unknown).
 
 Budgets follow the context like `tags()`: asyncio tasks and `contextvars.copy_context().run`.
-As a `with` statement the object keeps its spend across blocks (one object, one running total); as a
-decorator each call gets a budget of its own.
+As a `with` statement the object keeps its spend across blocks (one object, one running total, which
+several threads may enter at once); as a decorator each call gets a budget of its own.
 
 Budgets for a whole process come from the file `OTEL_AI_COST_BUDGETS_FILE` names, in the format of
 the alerts' budgets file (`dashboards/alerts/budgets.example.yaml`), read when instrumenting: each

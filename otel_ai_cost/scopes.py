@@ -15,7 +15,7 @@ import inspect
 import sys
 import threading
 from collections.abc import Callable
-from contextvars import Token
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -30,6 +30,9 @@ __all__ = ["Spend", "SpendScope", "active_recorder", "active_scopes", "add_reque
 
 _SCOPES_KEY: Final = otel_context.create_key("otel_ai_cost.spend_scopes")
 _NONE: Final[tuple[SpendScope, ...]] = ()
+# The context tokens of the scopes entered here, per thread and task: one budget object may be
+# entered by several threads at once (`with shared_budget:` in each worker).
+_attached: ContextVar[tuple[tuple[SpendScope, Token[Context]], ...]] = ContextVar("otel_ai_cost.entered", default=())
 
 F = TypeVar("F", bound=Callable[..., Any])
 S = TypeVar("S", bound="SpendScope")
@@ -62,7 +65,6 @@ class SpendScope:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._spend = Spend()
-        self._tokens: list[Token[Context]] = []
 
     @property
     def spent(self) -> Spend:
@@ -97,13 +99,19 @@ class SpendScope:
 
     def __enter__(self: S) -> S:
         self._entered()
-        self._tokens.append(otel_context.attach(self._context(otel_context.get_current())))
+        token = otel_context.attach(self._context(otel_context.get_current()))
+        _attached.set((*_attached.get(), (self, token)))
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        otel_context.detach(self._tokens.pop())
+        entered = _attached.get()
+        for index in range(len(entered) - 1, -1, -1):
+            if entered[index][0] is self:
+                otel_context.detach(entered[index][1])
+                _attached.set(entered[:index] + entered[index + 1 :])
+                break
         self._exiting(exc)
 
     async def __aenter__(self: S) -> S:

@@ -31,6 +31,7 @@ from spend_testkit import (
 
 from otel_ai_cost import AICostInstrumentor, BudgetExceeded, budget, tags
 from otel_ai_cost.budgets import ENV_BUDGETS_FILE, TagBudget, check_before_send, load_tag_budgets, period_seconds
+from otel_ai_cost.scopes import active_scopes
 
 if TYPE_CHECKING:
     from .conftest import Telemetry
@@ -311,3 +312,32 @@ def test_periods_are_prometheus_durations() -> None:
     assert period_seconds("1h30m") == 5400
     assert period_seconds("7d") == 7 * 86400
     assert period_seconds("1d") == 86400
+
+
+def test_one_budget_object_entered_by_several_threads_at_once(telemetry: Telemetry) -> None:
+    handler = Handler()
+    client = openai_client(handler)
+    shared = budget(requests=6, name="shared")
+    entered = threading.Barrier(4)
+    left_over: list[tuple[object, ...]] = []
+
+    def worker() -> None:
+        with shared:
+            entered.wait()  # all four are inside the same object's block before any leaves it
+            ask_openai(client)
+        left_over.append(active_scopes())  # each thread left exactly its own block
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shared.spent.requests == 4
+    assert left_over == [()] * 4
+    with shared:  # the context was restored in every thread: this one still sees exactly one budget
+        ask_openai(client)
+        ask_openai(client)
+        with pytest.raises(BudgetExceeded):
+            ask_openai(client)
+    ask_openai(client)  # outside the block again
+    assert len(handler.seen) == 7
