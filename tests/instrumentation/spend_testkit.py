@@ -67,8 +67,30 @@ MESSAGE = {
 UNKNOWN_MODEL = "mystery-model-x"
 
 
+def chat_stream(model: str = "gpt-4o-mini") -> bytes:
+    """A streamed chat completion with `stream_options.include_usage`: usage in the last chunk."""
+    whole = chat_completion(model)
+    chunk = {key: whole[key] for key in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    events = [
+        chunk | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Routed"}}], "usage": None},
+        chunk | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": None},
+        chunk | {"choices": [], "usage": whole["usage"]},
+    ]
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events) + b"data: [DONE]\n\n"
+
+
+class Pieces(httpx2.SyncByteStream):
+    """A body that arrives in small pieces, as from a socket (so the caller reads it after send)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.pieces = [body[i : i + 16] for i in range(0, len(body), 16)]
+
+    def __iter__(self) -> Any:
+        yield from self.pieces
+
+
 class Handler:
-    """The MockTransport handler: a chat completion or a message, or a 500 for `model: "fail"`."""
+    """The MockTransport handler: a chat completion (streamed when asked) or a message; a 500 for `model: "fail"`."""
 
     def __init__(self) -> None:
         self.seen: list[httpx2.Request] = []
@@ -78,7 +100,12 @@ class Handler:
         headers = {"content-type": "application/json"}
         if request.url.path.endswith("/messages"):
             return httpx2.Response(200, content=json.dumps(MESSAGE).encode(), headers=headers)
-        model = json.loads(request.content)["model"]
+        body = json.loads(request.content)
+        model = body["model"]
+        if body.get("stream"):
+            return httpx2.Response(
+                200, stream=Pieces(chat_stream(model)), headers={"content-type": "text/event-stream"}
+            )
         if model == "fail":
             error = {"error": {"message": "The server had an error", "type": "server_error"}}
             return httpx2.Response(500, content=json.dumps(error).encode(), headers=headers)

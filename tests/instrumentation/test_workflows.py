@@ -223,3 +223,22 @@ def test_without_instrumentation_a_workflow_runs_its_block_and_never_raises() ->
         return 7
 
     assert decorated() == 7
+
+
+def test_a_stream_counts_when_it_ends_for_the_run_that_sent_it(telemetry: Telemetry) -> None:
+    client = openai_client(Handler())
+    with workflow("streamed") as run:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "secret prompt"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        assert run.spent.requests == 0  # sent, not finished: nothing counted yet
+        chunks = list(stream)
+        run.outcome = "success"
+    assert chunks[-1].usage is not None
+    # 1000 x 0.15 + 500 x 0.60 = 450 per 1M
+    assert (run.spent.requests, run.spent.usd, run.spent.output_tokens) == (1, pytest.approx(0.00045), 500)
+    (span,) = workflow_spans(telemetry)
+    assert span.attributes is not None and span.attributes["ai.cost.workflow.cost"] == pytest.approx(0.00045)
