@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anthropic
+import httpx2
 import pytest
 from spend_testkit import (
     ANTHROPIC_COST,
@@ -341,3 +342,29 @@ def test_one_budget_object_entered_by_several_threads_at_once(telemetry: Telemet
             ask_openai(client)
     ask_openai(client)  # outside the block again
     assert len(handler.seen) == 7
+
+
+def test_google_genai_lets_budget_exceeded_through(telemetry: Telemetry) -> None:
+    from google import genai
+    from google.genai import types
+
+    seen: list[httpx2.Request] = []
+
+    def gemini(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        body = {
+            "candidates": [{"content": {"parts": [{"text": "Blue."}], "role": "model"}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 500, "totalTokenCount": 1500},
+            "modelVersion": "gemini-2.0-flash",
+        }
+        return httpx2.Response(200, json=body)
+
+    http = httpx2.Client(transport=httpx2.MockTransport(gemini))
+    client = genai.Client(api_key="test-key", http_options=types.HttpOptions(httpx_client=http))
+    with budget(usd=0.0003, name="gemini") as limit:
+        client.models.generate_content(model="gemini-2.0-flash", contents="why is the sky blue")
+        with pytest.raises(BudgetExceeded):
+            client.models.generate_content(model="gemini-2.0-flash", contents="and the sea?")
+    # gemini-2.0-flash: 1000 x 0.10 + 500 x 0.40 = 100 + 200 = 300 per 1M
+    assert limit.spent.usd == pytest.approx(0.0003)
+    assert len(seen) == 1
