@@ -29,10 +29,10 @@ _USAGE_EVENTS = _FINAL_RESPONSE_EVENTS | _IMAGE_DONE_EVENTS
 _META_ATTEMPTS = 3
 """Chunks parsed for the model and id before giving up (Azure's first chunk has neither)."""
 
-_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
-_FINISH_REASON = re.compile(rb'"finish_reason"\s*:\s*"')
-"""Chunks worth parsing: a usage object, or a finish reason that is not null. (Keys inside JSON
-strings are escaped, \\", so content that mentions them does not match.)"""
+_WORTH_PARSING = re.compile(rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*")')
+"""Chunks worth parsing: a usage object, or a finish reason that is not null (one search per
+content delta). Keys inside JSON strings are escaped, \\", so content that mentions them does not
+match."""
 _DECODER = json.JSONDecoder()
 _STRING_FIELD = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
@@ -73,7 +73,7 @@ class OpenAIStreamParser(SSEStreamParser):
             if self._typed_stream:  # Responses or image events without `event:` lines (a proxy)
                 if not _sniff_usage_event(raw):
                     return
-            elif _USAGE_OBJECT.search(raw) is None and _FINISH_REASON.search(raw) is None:
+            elif _WORTH_PARSING.search(raw) is None:
                 self._content_events += 1
                 return  # a content delta
         data = _json.load(raw)

@@ -112,6 +112,17 @@ class SSEReader:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """The events completed by `chunk`."""
+        if (
+            chunk.endswith(b"\n\n")
+            and chunk.startswith(b"data:")
+            and chunk.find(b"\n") == len(chunk) - 2
+            and not (self._lines or self._name or self._skip_lf or self._line.parts)
+            and b"\r" not in chunk
+            and len(chunk) <= self._cap
+        ):
+            # The usual chunk, one whole event of one `data:` line: what the loop below would make of it.
+            self._first_line = False
+            return [SSEEvent("message", chunk[6:-2] if chunk[5] == 0x20 else chunk[5:-2])]
         events: list[SSEEvent] = []
         if not chunk:
             return events

@@ -85,3 +85,27 @@ def test_any_bytes_any_chunking_never_raises_and_chunking_does_not_matter(data: 
     points = sorted({min(c, len(data)) for c in cuts})
     chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
     assert read(chunks, 64) == read([data], 64)
+
+
+_LINES = st.one_of(
+    st.binary(max_size=30).map(lambda b: b"data:" + b.replace(b"\n", b"").replace(b"\r", b"")),
+    st.binary(max_size=30).map(lambda b: b"data: " + b.replace(b"\n", b"").replace(b"\r", b"")),
+    st.sampled_from([b"event: delta", b": keep-alive", b"", b"id: 7", b"data", b"\xef\xbb\xbfdata: x"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_LINES, st.sampled_from([b"\n", b"\r\n", b"\r"])), max_size=12))
+def test_one_event_per_chunk_reads_as_byte_by_byte(lines: list[tuple[bytes, bytes]]) -> None:
+    # Servers flush one `data: ...\n\n` per chunk; the reader's shortcut for such chunks changes nothing.
+    body = b"".join(line + end for line, end in lines)
+    aligned = [body[start:end] for start, end in _event_bounds(body)]
+    assert read(aligned, 64) == read([bytes([b]) for b in body], 64)
+
+
+def _event_bounds(body: bytes) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    while (end := body.find(b"\n\n", start)) >= 0:
+        bounds.append((start, end + 2))
+        start = end + 2
+    return [*bounds, (start, len(body))] if start < len(body) else bounds
