@@ -152,29 +152,43 @@ class Call:
     def finish(self, parsed: ParsedResponse) -> None:
         if not self._claim():
             return
+        attributes: dict[str, Any] = {}
         try:
-            self._record(parsed.usage, parsed, error_type=None)
+            self._record(parsed.usage, parsed, attributes, error_type=None)
         except Exception as exc:
             self.recorder.internal_error("record", exc)
         finally:
-            self.span.end()
+            self._end(attributes)
 
     def fail(self, error_type: str, description: str | None = None) -> None:
         """An HTTP error status or an exception: no cost, `error.type` set."""
         if not self._claim():
             return
+        attributes: dict[str, Any] = {}
         try:
             self.span.set_status(Status(StatusCode.ERROR, description))
-            self._record(self.facts.usage(), None, error_type=error_type)
+            self._record(self.facts.usage(), None, attributes, error_type=error_type)
+        except Exception as exc:
+            self.recorder.internal_error("record", exc)
+        finally:
+            self._end(attributes)
+
+    def _end(self, attributes: dict[str, Any]) -> None:
+        """Set the attributes `_record` gathered in one call (the SDK locks and checks once, not per
+        attribute), even those gathered before an error of ours, and end the span."""
+        try:
+            self.span.set_attributes(attributes)
         except Exception as exc:
             self.recorder.internal_error("record", exc)
         finally:
             self.span.end()
 
-    def _record(self, usage: Usage, parsed: ParsedResponse | None, error_type: str | None) -> None:
+    def _record(
+        self, usage: Usage, parsed: ParsedResponse | None, attributes: dict[str, Any], error_type: str | None
+    ) -> None:
+        """Record the metrics and put the span's attributes in `attributes`."""
         recorder = self.recorder
         facts = self.facts
-        span = self.span
         duration = time.perf_counter() - self.started
         tags = recorder.tag_policy.resolve(self._tags)
 
@@ -185,10 +199,10 @@ class Call:
             names.RESPONSE_MODEL: usage.response_model or usage.request_model or "unknown",
             **tags.metric_attributes,
         }
-        span.set_attributes(tags.span_attributes)
+        attributes.update(tags.span_attributes)
 
         if error_type is not None:
-            span.set_attribute(names.ERROR_TYPE, error_type)
+            attributes[names.ERROR_TYPE] = error_type
             recorder.requests.add(1, {**metric_attributes, names.ERROR_TYPE: error_type})
             if recorder.duration is not None:
                 recorder.duration.record(duration, {**metric_attributes, names.ERROR_TYPE: error_type})
@@ -202,12 +216,12 @@ class Call:
             recorder.duration.record(duration, metric_attributes)
         if not parsed.usage_found and recorder.estimate_stream_usage and facts.stream:
             _estimate(usage, facts, parsed)
-        _set_response_attributes(span, usage, parsed)
+        _set_response_attributes(attributes, usage, parsed)
 
         cost = recorder.engine.price(usage) if parsed.usage_found or usage.estimated or usage.image_count else None
         if cost is None:
             cost = Cost.unpriced(UnpricedReason.NO_USAGE, usage.model)
-        _set_cost_attributes(span, cost)
+        _set_cost_attributes(attributes, cost)
         if self._scopes:
             tokens_known = parsed.usage_found or usage.estimated
             add_request(
@@ -265,40 +279,40 @@ def _estimate(usage: Usage, facts: RequestFacts, parsed: ParsedResponse) -> None
     usage.estimated = True
 
 
-def _set_response_attributes(span: Span, usage: Usage, parsed: ParsedResponse) -> None:
+def _set_response_attributes(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:
     if usage.response_model:
-        span.set_attribute(names.RESPONSE_MODEL, usage.response_model)
+        attributes[names.RESPONSE_MODEL] = usage.response_model
     if parsed.response_id:
-        span.set_attribute(names.RESPONSE_ID, parsed.response_id)
+        attributes[names.RESPONSE_ID] = parsed.response_id
     if parsed.finish_reasons:
-        span.set_attribute(names.FINISH_REASONS, list(parsed.finish_reasons))
+        attributes[names.FINISH_REASONS] = list(parsed.finish_reasons)
     if parsed.usage_found or usage.estimated:
-        span.set_attribute(names.INPUT_TOKENS, usage.input_tokens)
-        span.set_attribute(names.OUTPUT_TOKENS, usage.output_tokens)
+        attributes[names.INPUT_TOKENS] = usage.input_tokens
+        attributes[names.OUTPUT_TOKENS] = usage.output_tokens
         if usage.cache_read_tokens:
-            span.set_attribute(names.CACHE_READ_TOKENS, usage.cache_read_tokens)
+            attributes[names.CACHE_READ_TOKENS] = usage.cache_read_tokens
         if usage.cache_write_tokens or usage.cache_write_1h_tokens:
-            span.set_attribute(names.CACHE_CREATION_TOKENS, usage.cache_write_tokens + usage.cache_write_1h_tokens)
+            attributes[names.CACHE_CREATION_TOKENS] = usage.cache_write_tokens + usage.cache_write_1h_tokens
         if usage.reasoning_tokens:
-            span.set_attribute(names.REASONING_TOKENS, usage.reasoning_tokens)
+            attributes[names.REASONING_TOKENS] = usage.reasoning_tokens
     if usage.image_count:
-        span.set_attribute(names.IMAGE_COUNT, usage.image_count)
+        attributes[names.IMAGE_COUNT] = usage.image_count
         if usage.image_size:
-            span.set_attribute(names.IMAGE_SIZE, usage.image_size)
+            attributes[names.IMAGE_SIZE] = usage.image_size
         if usage.image_quality:
-            span.set_attribute(names.IMAGE_QUALITY, usage.image_quality)
+            attributes[names.IMAGE_QUALITY] = usage.image_quality
 
 
-def _set_cost_attributes(span: Span, cost: Cost) -> None:
-    span.set_attribute(names.PRICED, cost.priced)
+def _set_cost_attributes(attributes: dict[str, Any], cost: Cost) -> None:
+    attributes[names.PRICED] = cost.priced
     if not cost.priced:
-        span.set_attribute(names.UNPRICED_REASON, cost.unpriced_reason or "unknown")
+        attributes[names.UNPRICED_REASON] = cost.unpriced_reason or "unknown"
         return
-    span.set_attribute(names.COST_AMOUNT, cost.total_usd)
-    span.set_attribute(names.COST_CURRENCY, "USD")
-    span.set_attribute(names.ESTIMATED, cost.estimated)
-    span.set_attribute(names.COMMITMENT, cost.commitment)
+    attributes[names.COST_AMOUNT] = cost.total_usd
+    attributes[names.COST_CURRENCY] = "USD"
+    attributes[names.ESTIMATED] = cost.estimated
+    attributes[names.COMMITMENT] = cost.commitment
     if cost.price_source:
-        span.set_attribute(names.PRICE_SOURCE, cost.price_source)
+        attributes[names.PRICE_SOURCE] = cost.price_source
     if cost.list_usd != cost.total_usd:
-        span.set_attribute(names.LIST_COST, cost.list_usd)
+        attributes[names.LIST_COST] = cost.list_usd
