@@ -534,7 +534,8 @@ _OTEL_PRELOAD = (
     "opentelemetry.sdk.trace",
     "opentelemetry.sdk.metrics",
 )
-_AI_SDKS = ("openai", "anthropic", "google.genai", "boto3", "botocore", "httpx", "httpx2")
+_NOT_AT_IMPORT = ("openai", "anthropic", "google.genai", "boto3", "botocore", "httpx", "httpx2", "pydantic")
+"""Imported by the application or on the first priced request, never by `import` + `instrument()`."""
 
 _IMPORT_PROBE = """
 import importlib, json, sys, time
@@ -564,7 +565,7 @@ class ImportResult:
 
 
 def _probe(preload: tuple[str, ...]) -> dict[str, Any]:
-    code = _IMPORT_PROBE.format(preload=preload, sdks=_AI_SDKS)
+    code = _IMPORT_PROBE.format(preload=preload, sdks=_NOT_AT_IMPORT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -707,7 +708,7 @@ def report(calls: list[CallResult], imports: ImportResult, rss: RssResult, prese
     print(f"  total, nothing imported before        {imports.total_ms:7.1f} ms")
     print(f"  OpenTelemetry API/SDK + wrapt alone    {imports.otel_ms:7.1f} ms")
     print(f"  ours, OpenTelemetry already imported   {imports.ours_ms:7.1f} ms")
-    print(f"  AI SDKs / HTTP libraries imported by it: {', '.join(imports.sdks_loaded) or 'none'}")
+    print(f"  AI SDKs, HTTP libraries, pydantic imported by it: {', '.join(imports.sdks_loaded) or 'none'}")
     import_ok = imports.ours_ms <= IMPORT_TARGET_MS and not imports.sdks_loaded
     print(f"  target ours <= {IMPORT_TARGET_MS:.0f} ms, no SDK imported: {verdict(import_ok)}")
 

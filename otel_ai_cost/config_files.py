@@ -10,11 +10,12 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:  # imported when a file is read: importing the package does not import pydantic
+    from pydantic import BaseModel, ValidationError
 
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 
 
 class ConfigFileError(ValueError):
@@ -51,6 +52,8 @@ def load_config_file(
         raw = {}
     if not isinstance(raw, dict):
         raise error(f"{path}: expected a mapping with {', '.join(schema.model_fields)}")
+    from pydantic import ValidationError
+
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:

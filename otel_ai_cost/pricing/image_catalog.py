@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otel_ai_cost.pricing import names
 from otel_ai_cost.pricing.cost import PriceSource
 from otel_ai_cost.pricing.rates import ModelPrices
-from otel_ai_cost.pricing.schema import ImageModelEntry, ImageTable
+
+if TYPE_CHECKING:  # the schema (pydantic) is imported on the first lookup, with the table
+    from otel_ai_cost.pricing.schema import ImageModelEntry, ImageTable
 
 _TABLE_PACKAGE = "otel_ai_cost.pricing"
 _TABLE_FILE = "image_prices.json"
@@ -26,6 +29,8 @@ PROVIDER_FALLBACK: dict[str, tuple[str, ...]] = {
 
 def load_image_table(path: Path | None = None) -> ImageTable:
     """The bundled image price table, or the one at `path`; raises pydantic's ValidationError if invalid."""
+    from otel_ai_cost.pricing.schema import ImageTable
+
     if path is None:
         text = (resources.files(_TABLE_PACKAGE) / "data" / _TABLE_FILE).read_text(encoding="utf-8")
     else:

@@ -14,71 +14,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import TYPE_CHECKING
 
 from otel_ai_cost.config_files import ConfigFileError, load_config_file
 from otel_ai_cost.pricing import names
-from otel_ai_cost.pricing.cost import PriceSource
 from otel_ai_cost.pricing.rates import ModelPrices
-from otel_ai_cost.pricing.schema import ImagePriceEntry, TokenPriceEntry
+
+if TYPE_CHECKING:
+    from otel_ai_cost.pricing.overrides_file import Discount, OverridesFile
 
 logger = logging.getLogger(__name__)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ModelOverride(_Strict):
-    """Prices for a model the catalogs lack or price differently for you."""
-
-    provider: str
-    model: str
-    aliases: tuple[str, ...] = ()
-    tokens: TokenPriceEntry | None = None
-    images: tuple[ImagePriceEntry, ...] = ()
-    usd_per_credit: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _has_a_price(self) -> ModelOverride:
-        if self.tokens is None and not self.images:
-            raise ValueError("give `tokens` or `images` prices")
-        return self
-
-    def model_prices(self) -> ModelPrices:
-        return ModelPrices(
-            model=self.model,
-            source=PriceSource.OVERRIDES,
-            tokens=self.tokens.rates() if self.tokens else None,
-            images={(p.size, p.quality.lower()): p.rate(self.usd_per_credit) for p in self.images},
-        )
-
-
-class Discount(_Strict):
-    """A negotiated discount off list prices, e.g. an enterprise agreement."""
-
-    provider: str
-    model: str = "*"
-    """Model name or shell-style pattern ("gpt-4o*")."""
-    percent: float = Field(gt=0, le=100)
-
-
-class Deployment(_Strict):
-    """A named deployment (Azure OpenAI, Bedrock provisioned throughput) and what it runs."""
-
-    provider: str = "azure.ai.openai"
-    deployment: str
-    model: str
-    """The model the deployment serves, as the catalogs name it."""
-    provisioned: bool = False
-    """Provisioned capacity (PTU) is paid for up front: requests cost 0, list cost is still computed."""
-
-
-class OverridesFile(_Strict):
-    models: tuple[ModelOverride, ...] = ()
-    discounts: tuple[Discount, ...] = ()
-    deployments: tuple[Deployment, ...] = ()
 
 
 class OverridesError(ConfigFileError):
@@ -87,6 +32,8 @@ class OverridesError(ConfigFileError):
 
 def parse_overrides(path: str | os.PathLike[str]) -> OverridesFile:
     """Read and validate an overrides file, or raise `OverridesError`."""
+    from otel_ai_cost.pricing.overrides_file import OverridesFile
+
     return load_config_file(path, OverridesFile, error=OverridesError, naming_keys=("provider", "model", "deployment"))
 
 
@@ -100,8 +47,12 @@ class Overrides:
     """The validated overrides in a form quick to look up."""
 
     def __init__(self, data: OverridesFile | None = None) -> None:
-        data = data or OverridesFile()
         self._models: dict[tuple[str, str], ModelPrices] = {}
+        self._deployments: dict[tuple[str, str], DeploymentTarget] = {}
+        self._discounts: tuple[Discount, ...] = ()
+        self._entries = data
+        if data is None:
+            return  # no file: nothing to index, and no pydantic model to build
         for entry in data.models:
             prices = entry.model_prices()
             for name in (entry.model, *entry.aliases):
@@ -110,7 +61,15 @@ class Overrides:
             (d.provider, d.deployment.lower()): DeploymentTarget(d.model, d.provisioned) for d in data.deployments
         }
         self._discounts = data.discounts
-        self.entries = data
+
+    @property
+    def entries(self) -> OverridesFile:
+        """The file's entries as validated (an empty file when there is none)."""
+        if self._entries is None:
+            from otel_ai_cost.pricing.overrides_file import OverridesFile
+
+            self._entries = OverridesFile()
+        return self._entries
 
     def model(self, provider: str, model: str) -> ModelPrices | None:
         for candidate in names.candidates(model):

@@ -1,0 +1,68 @@
+"""The schema of the overrides file (pydantic models), imported only when a file is read.
+
+Kept apart from `overrides` so that importing the package (and pricing with the catalogs alone)
+does not import pydantic.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from otel_ai_cost.pricing.cost import PriceSource
+from otel_ai_cost.pricing.rates import ModelPrices
+from otel_ai_cost.pricing.schema import ImagePriceEntry, TokenPriceEntry
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelOverride(_Strict):
+    """Prices for a model the catalogs lack or price differently for you."""
+
+    provider: str
+    model: str
+    aliases: tuple[str, ...] = ()
+    tokens: TokenPriceEntry | None = None
+    images: tuple[ImagePriceEntry, ...] = ()
+    usd_per_credit: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _has_a_price(self) -> ModelOverride:
+        if self.tokens is None and not self.images:
+            raise ValueError("give `tokens` or `images` prices")
+        return self
+
+    def model_prices(self) -> ModelPrices:
+        return ModelPrices(
+            model=self.model,
+            source=PriceSource.OVERRIDES,
+            tokens=self.tokens.rates() if self.tokens else None,
+            images={(p.size, p.quality.lower()): p.rate(self.usd_per_credit) for p in self.images},
+        )
+
+
+class Discount(_Strict):
+    """A negotiated discount off list prices, e.g. an enterprise agreement."""
+
+    provider: str
+    model: str = "*"
+    """Model name or shell-style pattern ("gpt-4o*")."""
+    percent: float = Field(gt=0, le=100)
+
+
+class Deployment(_Strict):
+    """A named deployment (Azure OpenAI, Bedrock provisioned throughput) and what it runs."""
+
+    provider: str = "azure.ai.openai"
+    deployment: str
+    model: str
+    """The model the deployment serves, as the catalogs name it."""
+    provisioned: bool = False
+    """Provisioned capacity (PTU) is paid for up front: requests cost 0, list cost is still computed."""
+
+
+class OverridesFile(_Strict):
+    models: tuple[ModelOverride, ...] = ()
+    discounts: tuple[Discount, ...] = ()
+    deployments: tuple[Deployment, ...] = ()
