@@ -45,7 +45,13 @@ def count(value: object, default: int, maximum: int = 10_000) -> int:
     """A small positive count such as an image request's `n`; `default` when absent or invalid."""
     if type(value) is int and 1 <= value <= maximum:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= maximum:
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= 6
+        and 1 <= int(value) <= maximum
+    ):
         return int(value)
     return default
 
