@@ -9,6 +9,7 @@ This module knows nothing of any provider's JSON.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
@@ -153,7 +154,9 @@ def _async_tee_class(base: type) -> type:
                 async for chunk in self.inner:
                     sink.feed(chunk)
                     yield chunk
-            except GeneratorExit:
+            except (GeneratorExit, asyncio.CancelledError):
+                # The caller stopped reading, or cancelled the read: e.g. openai's bounded drain after
+                # [DONE] is cancelled on a busy loop, after the usage arrived. What was read is what was paid for.
                 sink.done()
                 raise
             except BaseException as exc:

@@ -1,0 +1,103 @@
+"""A real OpenTelemetry SDK with the instrumentation installed, and a ledger of every span started
+and ended (by span id), so a test can tell a span that never ended from one never started."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_ai_cost import AICostInstrumentor, PriceEngine
+
+
+class SpanLedger(SpanProcessor):
+    """Span ids as they start and end, from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started: list[int] = []
+        self.ended: list[int] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        with self._lock:
+            self.started.append(span.get_span_context().span_id)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        with self._lock:
+            self.ended.append(span.get_span_context().span_id)
+
+    def open_spans(self) -> set[int]:
+        with self._lock:
+            return set(self.started) - set(self.ended)
+
+    def reset(self) -> None:
+        """Forget what was seen. Hypothesis reseeds `random`, which the SDK's id generator uses,
+        for every example: ids repeat across examples, so a property test resets per example."""
+        with self._lock:
+            self.started.clear()
+            self.ended.clear()
+
+    def assert_balanced(self, expected: int) -> None:
+        """`expected` spans started, each ended exactly once, all ids distinct."""
+        with self._lock:
+            started, ended = list(self.started), list(self.ended)
+        assert len(started) == expected, (len(started), expected)
+        assert len(set(started)) == len(started), "a span id was used twice"
+        assert sorted(ended) == sorted(started), f"{len(set(started) - set(ended))} spans never ended"
+
+
+@dataclass
+class Instrumented:
+    ledger: SpanLedger
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+
+    def points(self, name: str) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        return [
+            point
+            for resource_metrics in (data.resource_metrics if data else [])
+            for scope in resource_metrics.scope_metrics
+            for metric in scope.metrics
+            if metric.name == name
+            for point in metric.data.data_points
+        ]
+
+    def sums_by(self, name: str, *keys: str) -> dict[tuple[Any, ...], Any]:
+        """A counter's values summed by the given attributes."""
+        totals: dict[tuple[Any, ...], Any] = {}
+        for point in self.points(name):
+            key = tuple(point.attributes.get(k) for k in keys)
+            totals[key] = totals.get(key, 0) + point.value
+        return totals
+
+
+@pytest.fixture
+def instrumented(monkeypatch: pytest.MonkeyPatch) -> Iterator[Instrumented]:
+    for name in [name for name in os.environ if name.startswith("OTEL_AI_COST_")]:
+        monkeypatch.delenv(name)  # the defaults, whatever the shell running the tests has set
+    ledger = SpanLedger()
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(ledger)
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    instrumentor = AICostInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, price_engine=PriceEngine())
+    try:
+        yield Instrumented(ledger, spans, reader)
+    finally:
+        instrumentor.uninstrument()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
