@@ -72,6 +72,8 @@ DEFAULT_REQUIRED: Final = ("team", "feature")
 RESERVED_DIMENSIONS: Final = frozenset(
     {"untagged", "priced", "unpriced_reason", "estimated", "price_source"}
     | {"list_amount", "savings_amount", "commitment"}
+    # Metric labels of ours that a dimension would collide with once dots become underscores in Prometheus.
+    | {"token_type", "error_where", "workflow_name", "workflow_outcome", "budget_name", "budget_action", "source"}
 )
 """Names of other `ai.cost.*` attributes in the contract; a tag with one of them is dropped."""
 

@@ -565,6 +565,24 @@ def test_reserved_dimension_names_are_dropped() -> None:
         assert current_tags() == {"team": "a"}
 
 
+def test_dimensions_that_would_collide_with_our_prometheus_labels_are_reserved() -> None:
+    from otel_ai_cost.telemetry import names
+
+    ours = [
+        names.COST_TOKEN_TYPE,
+        names.WORKFLOW_NAME,
+        names.WORKFLOW_OUTCOME,
+        names.BUDGET_NAME,
+        names.BUDGET_ACTION,
+        "ai.cost.error.where",
+        "ai.cost.source",  # the collector overlay's label on span-derived series
+    ]
+    for attribute in ours:
+        dimension = names.prometheus_label(attribute).removeprefix("ai_cost_")
+        with tags(**{dimension: "x"}, team="a"):
+            assert current_tags() == {"team": "a"}, attribute
+
+
 # --- the attributes work with the real SDK ---------------------------------------------------------
 
 

@@ -103,3 +103,32 @@ def test_untagged_safety_net_and_content_removal_run_on_every_main_pipeline() ->
         assert pipeline["processors"][0] == "memory_limiter", name
         assert "transform/untagged" in pipeline["processors"], name
     assert "transform/drop_content" in pipelines["traces"]["processors"]
+
+
+def test_untagged_safety_net_covers_every_instrument_that_carries_tags() -> None:
+    """A new instrument with tag dimensions must also be marked untagged for producers that don't tag."""
+    import re
+
+    from otel_ai_cost.telemetry import names
+
+    config = yaml.safe_load((REPO_ROOT / "collector/otelcol-config.yaml").read_text(encoding="utf-8"))
+    condition = config["processors"]["transform/untagged"]["metric_statements"][0]["conditions"][0]
+    pattern = re.fullmatch(r'IsMatch\(metric\.name, "(.+)"\)', condition)
+    assert pattern is not None, condition
+    tagged = [
+        names.COST,
+        names.TOKEN_USAGE,
+        names.OPERATION_DURATION,
+        names.TOKENS,
+        names.SAVINGS_COUNTER,
+        names.LIST_COST_COUNTER,
+        names.UNPRICED,
+        names.IMAGES,
+        names.REQUESTS,
+        names.BUDGET_EXCEEDED,
+        names.WORKFLOW_COST_HISTOGRAM,
+        names.WORKFLOW_RUNS,
+    ]
+    missing = [name for name, _unit in tagged if not re.search(pattern.group(1), name)]
+    assert not missing
+    assert not re.search(pattern.group(1), names.INTERNAL_ERRORS[0])  # ours only, no tags
