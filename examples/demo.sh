@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo (`make demo`): a multi-team app using the real openai and anthropic SDKs, run under
-# `opentelemetry-instrument` against local stand-ins of both APIs (no API key, no network), then
-# the same package's CLI for what-if pricing.
+# The demo (`make demo`): a multi-team app using the real openai, anthropic, google-genai and boto3
+# SDKs, run under `opentelemetry-instrument` against local stand-ins of the four APIs (no API key,
+# no network), writing FinOps FOCUS rows; then the same package's CLI for what-if pricing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
@@ -16,13 +16,28 @@ base="http://127.0.0.1:$port"
 printf '\n\033[1m== A multi-team app, zero code change: opentelemetry-instrument python examples/demo_app.py\033[0m\n'
 OPENAI_BASE_URL="$base/v1" \
 ANTHROPIC_BASE_URL="$base/anthropic" \
-OTEL_AI_COST_ENDPOINTS="$base/v1=openai,$base/anthropic=anthropic" \
+GEMINI_BASE_URL="$base/gemini" \
+BEDROCK_ENDPOINT_URL="$base" \
+OTEL_AI_COST_ENDPOINTS="$base/v1=openai,$base/anthropic=anthropic,$base/gemini=gemini" \
 OTEL_AI_COST_PRICES_FILE="$here/demo-prices.yaml" \
 OTEL_SERVICE_NAME=demo-app \
 OTEL_RESOURCE_ATTRIBUTES=deployment.environment.name=demo \
-OTEL_TRACES_EXPORTER=none OTEL_LOGS_EXPORTER=none \
+OTEL_TRACES_EXPORTER=ai_cost_focus OTEL_AI_COST_FOCUS_PATH="$work/focus.csv" OTEL_LOGS_EXPORTER=none \
 OTEL_METRICS_EXPORTER=ai_cost_summary \
   opentelemetry-instrument python "$here/demo_app.py"
+
+printf '\n\033[1m== The same spend as FinOps FOCUS 1.2 rows (OTEL_TRACES_EXPORTER=ai_cost_focus), a few columns\033[0m\n'
+python - "$work/focus.csv" <<'PY'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+print(f"{len(rows)} rows in {sys.argv[1].rsplit('/', 1)[-1]}")
+print(f"  {'ProviderName':<21}{'ResourceName':<25}{'team':<11}{'ConsumedQuantity':>17} {'ConsumedUnit':<8}{'EffectiveCost':>14}")
+for row in sorted(rows, key=lambda r: -float(r["EffectiveCost"] or 0))[:8]:
+    team = json.loads(row["Tags"] or "{}").get("team", "")
+    cost = f"{float(row['EffectiveCost']):.6f}" if row["EffectiveCost"] else "unpriced"
+    quantity = f"{float(row['ConsumedQuantity']):,.0f}"
+    print(f"  {row['ProviderName'][:20]:<21}{row['ResourceName'][:24]:<25}{team:<11}{quantity:>17} {row['ConsumedUnit']:<8}{cost:>14}")
+PY
 
 export OTEL_AI_COST_PRICES_FILE="$here/demo-prices.yaml"
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }

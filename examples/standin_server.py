@@ -1,9 +1,12 @@
-"""Local stand-ins of the OpenAI and Anthropic APIs for the demo: realistic responses, no key.
+"""Local stand-ins of the OpenAI, Anthropic, Gemini and Bedrock APIs for the demo: realistic
+responses, no key.
 
     python examples/standin_server.py PORT_FILE
 
 Serves on 127.0.0.1 at a free port, written to PORT_FILE. OpenAI under /v1, Anthropic under
-/anthropic/v1. Token counts are derived from the request size, so different calls cost differently.
+/anthropic/v1, Gemini under /gemini (`...models/{model}:generateContent`), Bedrock Runtime's
+Converse at /model/{modelId}/converse. Token counts are derived from the request size, so
+different calls cost differently.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 
 
 def _tokens(body: dict[str, Any]) -> int:
-    return max(8, len(json.dumps(body.get("messages") or body.get("input") or body.get("prompt") or "")) // 4)
+    text = body.get("messages") or body.get("input") or body.get("prompt") or body.get("contents") or ""
+    return max(8, len(json.dumps(text)) // 4)
 
 
 def openai_chat(body: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +157,37 @@ def anthropic_stream(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
+def gemini_generate(model: str, body: dict[str, Any]) -> dict[str, Any]:
+    prompt = _tokens(body) + 3000
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": "Three findings, with sources."}]},
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": 420,
+            "thoughtsTokenCount": 900,
+            "totalTokenCount": prompt + 1320,
+        },
+        "modelVersion": model,
+        "responseId": "demo-gemini-response",
+    }
+
+
+def bedrock_converse(body: dict[str, Any]) -> dict[str, Any]:
+    prompt = _tokens(body) + 600
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Ticket routed to billing."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": prompt, "outputTokens": 60, "totalTokens": prompt + 60},
+        "metrics": {"latencyMs": 420},
+    }
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep the demo's output readable
         pass
@@ -186,6 +221,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json(openai_chat(body))
         elif path == "/v1/embeddings":
             self._send_json(openai_embeddings(body))
+        elif path.startswith("/gemini/") and path.endswith(":generateContent"):
+            self._send_json(gemini_generate(path.rsplit("/", 1)[-1].split(":")[0], body))
+        elif path.startswith("/model/") and path.endswith("/converse"):
+            self._send_json(bedrock_converse(body))
         elif path == "/v1/images/generations":
             self._send_json(openai_images(body))
         elif path == "/anthropic/v1/messages":

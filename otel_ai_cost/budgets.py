@@ -76,7 +76,8 @@ class BudgetExceeded(Exception):
     """
 
     def __init__(self, budget_name: str, limit_kind: str, limit: float, spent: float) -> None:
-        super().__init__(f"budget {budget_name!r} exceeded: spent {spent:g} {limit_kind} of {limit:g}")
+        amounts = f"${spent:g} of ${limit:g}" if limit_kind == "usd" else f"{spent:g} {limit_kind} of {limit:g}"
+        super().__init__(f"budget {budget_name!r} exceeded: spent {amounts}")
         self.budget_name = budget_name
         self.limit_kind = limit_kind
         self.limit = limit

@@ -228,7 +228,7 @@ def test_bad_limits_are_rejected_when_written() -> None:
 def test_the_exception_pickles_and_names_the_limit() -> None:
     error = pickle.loads(pickle.dumps(BudgetExceeded("triage", "usd", 0.5, 0.51)))
     assert (error.budget_name, error.limit_kind, error.limit, error.spent) == ("triage", "usd", 0.5, 0.51)
-    assert str(error) == "budget 'triage' exceeded: spent 0.51 usd of 0.5"
+    assert str(error) == "budget 'triage' exceeded: spent $0.51 of $0.5"
 
 
 def test_check_before_send_outside_any_budget_does_nothing(telemetry: Telemetry) -> None:
