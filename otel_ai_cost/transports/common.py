@@ -165,6 +165,8 @@ class Sink:
             else BufferedBody(recorder, protocol, call.facts)
         )
         self.broken = self.decoder is None
+        self.ended = False
+        """Done or failed: later ends (the close after the last chunk, the finalizer) cost nothing."""
 
     def feed(self, chunk: bytes) -> None:
         if self.broken:
@@ -177,6 +179,9 @@ class Sink:
             self.recorder.internal_error("stream", exc)
 
     def done(self) -> None:
+        if self.ended:
+            return  # the call is finished once: the body is not parsed again for nothing
+        self.ended = True
         parsed = no_usage(self.call.facts)
         if not self.broken:
             try:
@@ -186,6 +191,7 @@ class Sink:
         self.call.finish(parsed)
 
     def failed(self, exc: BaseException) -> None:
+        self.ended = True
         self.call.fail(type(exc).__qualname__, str(exc)[:200])
 
 
