@@ -183,7 +183,7 @@ def _json_handler(payload: dict[str, Any]) -> Callable[[httpx2.Request], httpx2.
     headers = {"content-type": "application/json", "content-length": str(len(body))}
 
     def handle(request: httpx2.Request) -> httpx2.Response:
-        # Streamed, as from a socket (the SDK sends with stream=True): the body goes through the tee.
+        # The body as a stream, as from a socket (read inside send for a non-streaming call).
         return httpx2.Response(200, stream=Pieces([body]), headers=headers)
 
     return handle
