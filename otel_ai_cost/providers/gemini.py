@@ -262,7 +262,7 @@ class _Response:
             for detail in details[:16]:
                 if not isinstance(detail, dict):
                     continue
-                modality = detail.get("modality")
+                modality = text(detail.get("modality"))  # a list or object here is unhashable
                 value = tokens(detail.get("tokenCount"))
                 if modality in _MODALITIES and value is not None:
                     counts[f"{key}.{modality}"] = value

@@ -16,6 +16,7 @@ from typing import Any
 import anthropic
 import httpx2
 import openai
+import pytest
 from conftest import Instrumented
 from fuzzkit import HOSTILE_VALUES, mutate
 from hypothesis import HealthCheck, given, settings
@@ -79,6 +80,9 @@ def anthropic_stream(events: list[tuple[str, Any]]) -> bytes:
         b"event: " + name.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n" for name, data in events
     )
 
+
+# the SDKs' own models warn when garbage is put in them; that is what the caller sees either way
+pytestmark = pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning")
 
 hostile = st.sampled_from(HOSTILE_VALUES)
 mutations = st.lists(st.tuples(st.integers(min_value=0, max_value=1000), hostile), min_size=1, max_size=3)

@@ -170,6 +170,25 @@ def test_unicode_digits_in_an_image_count_are_not_a_crash() -> None:
     assert _json.count("²", 1) == 1 and _json.count("2", 1) == 2
 
 
+def test_gemini_modality_of_a_wrong_type_is_not_a_crash() -> None:
+    """Regression (found by test_recorded_streams_with_a_hostile_event): a modality that is a list
+    or an object is unhashable, and `modality in frozenset` raised TypeError from the parser."""
+    endpoint = next(e for e in ENDPOINTS if type(e.protocol).__name__ == "GeminiProtocol")
+    for modality in ([], {}, ["AUDIO"], 5, None):
+        usage = {
+            "promptTokenCount": 10,
+            "candidatesTokenCount": 2,
+            "promptTokensDetails": [{"modality": modality, "tokenCount": 10}],
+        }
+        body = json.dumps({"candidates": [], "usageMetadata": usage}).encode()
+        for parsed in (
+            endpoint.protocol.parse_response(endpoint.facts(), body),
+            feed(endpoint.protocol.stream_parser(endpoint.facts()), [b"data: " + body + b"\r\n\r\n"]),
+        ):
+            assert_sane(parsed)
+            assert (parsed.usage.input_tokens, parsed.usage.output_tokens) == (10, 2)
+
+
 @pytest.mark.parametrize("endpoint", ONE_PER_PROTOCOL, ids=[e.id for e in ONE_PER_PROTOCOL])
 def test_deep_nesting_and_huge_bodies(endpoint: Endpoint) -> None:
     deep_array = b"[" * 100_000
