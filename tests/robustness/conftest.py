@@ -1,14 +1,17 @@
-"""A real OpenTelemetry SDK with the instrumentation installed, and a ledger of every span started
-and ended (by span id), so a test can tell a span that never ended from one never started."""
+"""A real OpenTelemetry SDK with the instrumentation installed; a ledger of every span started and
+ended (by span id), so a test can tell a span that never ended from one never started; and a
+response body that arrives in pieces and can be read only once, as from a socket."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import pytest
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
@@ -18,6 +21,24 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_ai_cost import AICostInstrumentor, PriceEngine
+
+
+class Pieces(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """A body read once, piece by piece, as from a socket: iterating again goes on where the last
+    iteration stopped (an SDK draining a stream it has half read does this)."""
+
+    def __init__(self, pieces: list[bytes], pause_before_last: float = 0.0) -> None:
+        self.pieces = list(pieces)
+        self.pause_before_last = pause_before_last
+
+    def __iter__(self) -> Any:
+        while self.pieces:
+            yield self.pieces.pop(0)
+
+    async def __aiter__(self) -> Any:
+        while self.pieces:
+            await asyncio.sleep(self.pause_before_last if len(self.pieces) == 1 else 0)
+            yield self.pieces.pop(0)
 
 
 class SpanLedger(SpanProcessor):

@@ -17,7 +17,7 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from conftest import Instrumented
+from conftest import Instrumented, Pieces
 from fuzzkit import HOSTILE_VALUES, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -113,18 +113,6 @@ def garbage(draw: st.DrawFn, whole: Any, stream: Callable[[Any], bytes], events:
     return body
 
 
-class Chunked(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    def __init__(self, body: bytes, size: int) -> None:
-        self.pieces = [body[i : i + size] for i in range(0, len(body), size)]
-
-    def __iter__(self) -> Any:
-        yield from self.pieces
-
-    async def __aiter__(self) -> Any:
-        for piece in self.pieces:
-            yield piece
-
-
 class Server:
     """Answers every request with the same status, content type and body, in pieces."""
 
@@ -135,7 +123,9 @@ class Server:
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
         self.requests += 1
         return httpx2.Response(
-            self.status, headers={"content-type": self.content_type}, stream=Chunked(self.body, self.piece)
+            self.status,
+            headers={"content-type": self.content_type},
+            stream=Pieces([self.body[i : i + self.piece] for i in range(0, len(self.body), self.piece)]),
         )
 
 

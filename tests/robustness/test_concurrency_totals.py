@@ -21,7 +21,7 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from conftest import Instrumented
+from conftest import Instrumented, Pieces
 
 from otel_ai_cost import tags
 
@@ -75,24 +75,6 @@ STREAM_COST = 0.00009
 STREAM_PIECES = [b"data: " + json.dumps(event).encode() + b"\n\n" for event in STREAM_EVENTS] + [b"data: [DONE]\n\n"]
 """One SSE event per piece of the body: a reader that stops after the first chunk has not
 received the usage (the last event) yet."""
-
-
-class Pieces(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    """A body read once, piece by piece, as from a socket: iterating again goes on where the last
-    iteration stopped (an SDK draining a stream it has half read does this)."""
-
-    def __init__(self, pieces: list[bytes], pause_before_last: float = 0.0) -> None:
-        self.pieces = list(pieces)
-        self.pause_before_last = pause_before_last
-
-    def __iter__(self) -> Any:
-        while self.pieces:
-            yield self.pieces.pop(0)
-
-    async def __aiter__(self) -> Any:
-        while self.pieces:
-            await asyncio.sleep(self.pause_before_last if len(self.pieces) == 1 else 0)
-            yield self.pieces.pop(0)
 
 
 def respond(request: httpx2.Request) -> httpx2.Response:

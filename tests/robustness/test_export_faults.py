@@ -100,6 +100,7 @@ class ExportThreads(SpanExporter):
 
 @contextmanager
 def instrumented(exporter: SpanExporter, metric_endpoint: str) -> Iterator[SpanLedger]:
+    threads_before = set(threading.enumerate())
     ledger = SpanLedger()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(ledger)
@@ -120,6 +121,10 @@ def instrumented(exporter: SpanExporter, metric_endpoint: str) -> Iterator[SpanL
         instrumentor.uninstrument()
         tracer_provider.shutdown()
         meter_provider.shutdown(timeout_millis=2000)
+    workers = [thread for thread in set(threading.enumerate()) - threads_before if thread.name.startswith("Otel")]
+    for thread in workers:
+        thread.join(5)
+    assert not [thread.name for thread in workers if thread.is_alive()], "an exporter thread outlived its provider"
 
 
 def closed_port() -> int:
