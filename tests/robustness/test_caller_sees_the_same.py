@@ -137,6 +137,14 @@ def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
         return ("raised", type(exc).__qualname__, str(exc))
 
 
+def first_then_close(stream: Any) -> list[str]:
+    """Read one item and stop, as a caller that has what it needs does."""
+    try:
+        return [repr(item) for item, _ in zip(stream, range(1), strict=False)]
+    finally:
+        stream.close()
+
+
 def drain(stream: Any) -> list[str]:
     """Read a stream to its end, or to the exception the SDK raises from it (in the outcome)."""
     seen: list[str] = []
@@ -163,6 +171,9 @@ def openai_calls(client: openai.OpenAI) -> dict[str, Callable[[], Any]]:
             chat.create(model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True})
         ),
         "stream-bytes": raw_bytes,
+        "stream-closed-early": lambda: first_then_close(
+            chat.create(model="gpt-4o-mini", messages=messages, stream=True)
+        ),
     }
 
 
