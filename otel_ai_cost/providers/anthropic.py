@@ -17,7 +17,7 @@ from typing import Any
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, bare_path
+from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
@@ -31,17 +31,13 @@ _WRITE_5M, _WRITE_1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
 _STREAM_EVENTS = frozenset({"message_start", "message_delta"})
 
 
-class AnthropicProtocol:
-    def __init__(self, provider: str = ANTHROPIC) -> None:
-        self.provider = provider
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(provider={self.provider!r})"
+class AnthropicProtocol(NamedProtocol):
+    default_provider = ANTHROPIC
 
     def parse_request(
         self, method: str, host: str, path: str, content_type: str | None, body: bytes
     ) -> RequestFacts | None:
-        if method != "POST" and method.upper() != "POST":
+        if not is_post(method):
             return None
         if not bare_path(path).endswith("/messages"):
             return None  # count_tokens, batches, models, files, ...

@@ -9,7 +9,7 @@ still guards every call).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from otel_ai_cost.usage import Usage
 
@@ -75,6 +75,27 @@ class StreamParser(Protocol):
     def feed(self, chunk: bytes) -> None: ...
 
     def finish(self) -> ParsedResponse: ...
+
+
+def is_post(method: str) -> bool:
+    """Only POSTs are billable in every protocol here (GETs poll, list or fetch)."""
+    return method == "POST" or method.upper() == "POST"
+
+
+class NamedProtocol:
+    """What every wire-protocol class shares: the provider name it reports.
+
+    A gateway or a self-hosted server speaking the protocol reports its own name (`openai:vllm` in
+    the endpoint map); the class's `default_provider` is the protocol owner's.
+    """
+
+    default_provider: ClassVar[str]
+
+    def __init__(self, provider: str | None = None) -> None:
+        self.provider = provider or self.default_provider
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider!r})"
 
 
 class WholeBodyParser:

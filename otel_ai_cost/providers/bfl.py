@@ -16,7 +16,15 @@ import functools
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import amount, text
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WholeBodyParser, bare_path
+from otel_ai_cost.providers.base import (
+    NamedProtocol,
+    ParsedResponse,
+    RequestFacts,
+    StreamParser,
+    WholeBodyParser,
+    bare_path,
+    is_post,
+)
 from otel_ai_cost.usage import Operation
 
 BLACK_FOREST_LABS = "black_forest_labs"
@@ -28,19 +36,15 @@ _MAX_CREDITS = 100_000.0
 """A `cost` above this is not believable for one image job and is ignored."""
 
 
-class BFLProtocol:
+class BFLProtocol(NamedProtocol):
     """The FLUX API of Black Forest Labs."""
 
-    def __init__(self, provider: str = BLACK_FOREST_LABS) -> None:
-        self.provider = provider
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(provider={self.provider!r})"
+    default_provider = BLACK_FOREST_LABS
 
     def parse_request(
         self, method: str, host: str, path: str, content_type: str | None, body: bytes
     ) -> RequestFacts | None:
-        if method.upper() != "POST":
+        if not is_post(method):
             return None
         path = bare_path(path)
         start = path.find(_PREFIX)

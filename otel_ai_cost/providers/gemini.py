@@ -37,7 +37,7 @@ from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, bare_path
+from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
 from otel_ai_cost.usage import Operation
 
@@ -82,19 +82,15 @@ def model_and_method(path: str) -> tuple[str | None, str] | None:
     return text(model) if resource else None, method
 
 
-class GeminiProtocol:
+class GeminiProtocol(NamedProtocol):
     """The Gemini API's REST protocol; Vertex AI's is the same with another provider name."""
 
-    def __init__(self, provider: str = GEMINI) -> None:
-        self.provider = provider
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(provider={self.provider!r})"
+    default_provider = GEMINI
 
     def parse_request(
         self, method: str, host: str, path: str, content_type: str | None, body: bytes
     ) -> RequestFacts | None:
-        if method != "POST" and method.upper() != "POST":
+        if not is_post(method):
             return None
         found = model_and_method(path)
         if found is None:

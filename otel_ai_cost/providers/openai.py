@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, bare_path
+from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.providers.openai_response import IMAGE_OPERATIONS, TIERS, ResponseState
 from otel_ai_cost.providers.openai_stream import OpenAIStreamParser
@@ -63,21 +63,20 @@ def operation_of(path: str) -> str | None:
     return None
 
 
-class OpenAIProtocol:
+class OpenAIProtocol(NamedProtocol):
     """OpenAI's REST API as spoken by api.openai.com and by OpenAI-compatible servers."""
 
-    def __init__(self, provider: str = OPENAI) -> None:
-        self.provider = provider
-        self._api_defaults = provider == OPENAI
-        """Fill in the model api.openai.com uses when an image request names none."""
+    default_provider = OPENAI
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(provider={self.provider!r})"
+    def __init__(self, provider: str | None = None) -> None:
+        super().__init__(provider)
+        self._api_defaults = self.provider == OPENAI
+        """Fill in the model api.openai.com uses when an image request names none."""
 
     def parse_request(
         self, method: str, host: str, path: str, content_type: str | None, body: bytes
     ) -> RequestFacts | None:
-        if method != "POST" and method.upper() != "POST":
+        if not is_post(method):
             return None
         operation = operation_of(path)
         if operation is None:
@@ -144,9 +143,7 @@ class AzureOpenAIProtocol(OpenAIProtocol):
     request's `model` names the deployment.
     """
 
-    def __init__(self, provider: str = AZURE_OPENAI) -> None:
-        super().__init__(provider)
-        self._api_defaults = False
+    default_provider = AZURE_OPENAI
 
     def _deployment(self, path: str, model: str | None) -> str | None:
         marker = path.find("/openai/deployments/")

@@ -45,10 +45,7 @@ from otel_ai_cost.providers.openai import AzureOpenAIProtocol, OpenAIProtocol
 from otel_ai_cost.providers.stability import StabilityProtocol
 
 ENV_VAR = "OTEL_AI_COST_ENDPOINTS"
-PROTOCOLS: dict[
-    str,
-    type[OpenAIProtocol] | type[AnthropicProtocol] | type[GeminiProtocol] | type[StabilityProtocol] | type[BFLProtocol],
-] = {
+PROTOCOLS: dict[str, type[OpenAIProtocol | AnthropicProtocol | GeminiProtocol | StabilityProtocol | BFLProtocol]] = {
     "openai": OpenAIProtocol,
     "azure": AzureOpenAIProtocol,
     "anthropic": AnthropicProtocol,

@@ -23,7 +23,15 @@ import re
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import text
-from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WholeBodyParser, bare_path
+from otel_ai_cost.providers.base import (
+    NamedProtocol,
+    ParsedResponse,
+    RequestFacts,
+    StreamParser,
+    WholeBodyParser,
+    bare_path,
+    is_post,
+)
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.usage import Operation
 
@@ -41,19 +49,15 @@ _SMALL_JSON = 4096
 """An asynchronous job's `{"id": ...}` is parsed whole; an image response never is."""
 
 
-class StabilityProtocol:
+class StabilityProtocol(NamedProtocol):
     """api.stability.ai `/v2beta/stable-image/...`; the synchronous and asynchronous endpoints."""
 
-    def __init__(self, provider: str = STABILITY_AI) -> None:
-        self.provider = provider
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(provider={self.provider!r})"
+    default_provider = STABILITY_AI
 
     def parse_request(
         self, method: str, host: str, path: str, content_type: str | None, body: bytes
     ) -> RequestFacts | None:
-        if method.upper() != "POST":
+        if not is_post(method):
             return None
         path = bare_path(path)
         start = path.find(_PREFIX)
