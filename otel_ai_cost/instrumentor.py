@@ -123,7 +123,7 @@ def _wrap(module: Any, state: dict[str, Any]) -> None:
     try:
         from otel_ai_cost.transports.httpx_send import SendHooks
 
-        if isinstance(module.Client.send, wrapt.ObjectProxy):
+        if _wrapped_by(module.Client.__dict__.get("send"), SendHooks):
             return
         hooks = SendHooks(module, state["recorder"], state["endpoints"])
         wrapt.wrap_function_wrapper(module, "Client.send", hooks.send)
@@ -137,9 +137,9 @@ def _wrap_requests(module: Any, state: dict[str, Any]) -> None:
     if AICostInstrumentor._active is not state:
         return
     try:
-        from otel_ai_cost.transports.requests_send import RequestsHooks, wrapped_by_us
+        from otel_ai_cost.transports.requests_send import RequestsHooks
 
-        if wrapped_by_us(module.Session.__dict__.get("send")):
+        if _wrapped_by(module.Session.__dict__.get("send"), RequestsHooks):
             return
         hooks = RequestsHooks(state["recorder"], state["endpoints"])
         wrapt.wrap_function_wrapper(module, "Session.send", hooks.send)
@@ -157,3 +157,18 @@ def _wrap_botocore(module: Any, state: dict[str, Any]) -> None:
         botocore_send.install(module, state["recorder"])
     except Exception:
         logger.exception("otel-ai-cost: could not instrument botocore")
+
+
+def _wrapped_by(function: object, hooks_type: type) -> bool:
+    """`function` (a class's `send` as stored) is, or wraps, a wrapt wrapper bound to a `hooks_type`.
+
+    Checked by what the wrapper calls, not by its proxy class: wrapt 2's wrappers are not instances
+    of `wrapt.ObjectProxy`, and another instrumentation may have wrapped ours.
+    """
+    for _ in range(16):
+        if isinstance(getattr(getattr(function, "_self_wrapper", None), "__self__", None), hooks_type):
+            return True
+        function = getattr(function, "__wrapped__", None)
+        if function is None:
+            return False
+    return False

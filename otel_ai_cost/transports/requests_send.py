@@ -68,17 +68,6 @@ class RequestsHooks:
             call.finish(no_usage(call.facts))
 
 
-def wrapped_by_us(function: object) -> bool:
-    """`function` (e.g. `Session.__dict__["send"]`) is, or wraps, one of our wrappers."""
-    for _ in range(16):  # other instrumentations may wrap ours, or we theirs
-        if isinstance(getattr(getattr(function, "_self_wrapper", None), "__self__", None), RequestsHooks):
-            return True
-        function = getattr(function, "__wrapped__", None)
-        if function is None:
-            return False
-    return False
-
-
 def _outgoing(request: Any) -> Outgoing:
     url = urlsplit(request.url)
     port = url.port

@@ -425,3 +425,15 @@ def test_instrument_twice_is_harmless(telemetry: Telemetry) -> None:
     AICostInstrumentor().instrument()
     ask(client(handler()))
     assert len(telemetry.finished()) == 1
+
+
+def test_a_second_wrap_of_an_instrumented_library_is_skipped(telemetry: Telemetry) -> None:
+    """The post-import hook and an explicit wrap can both reach a library: it is wrapped once."""
+    from otel_ai_cost import AICostInstrumentor
+    from otel_ai_cost.instrumentor import _wrap
+
+    send = httpx2.Client.__dict__["send"]
+    _wrap(httpx2, AICostInstrumentor._active)
+    assert httpx2.Client.__dict__["send"] is send  # not a wrapper of our wrapper
+    ask(client(handler()))
+    assert len(telemetry.finished()) == 1
