@@ -7,7 +7,9 @@ split by lifetime when the response has `cache_creation` (5 minute / 1 hour), el
 
 A stream is parsed only at `message_start` (id, model, input and cache counts) and
 `message_delta` (cumulative output tokens, stop reason, and in newer API versions updated input
-and cache counts): the latest non-null value of each count wins. `/v1/messages/count_tokens` and
+and cache counts): the latest non-null value of each count wins. An `error` event (e.g.
+`overloaded_error` after `message_start`) sets `ParsedResponse.error_type`: the call is recorded
+as failed, with the usage reported before it. `/v1/messages/count_tokens` and
 `/v1/messages/batches` are not billable requests.
 """
 
@@ -28,7 +30,9 @@ _TIERS = {"priority": ServiceTier.PRIORITY, "batch": ServiceTier.BATCH}
 
 _COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
 _WRITE_5M, _WRITE_1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
-_STREAM_EVENTS = frozenset({"message_start", "message_delta"})
+_STREAM_EVENTS = frozenset({"message_start", "message_delta", "error"})
+UNKNOWN_STREAM_ERROR = "stream_error"
+"""error.type of an `error` event whose error names no type."""
 
 
 class AnthropicProtocol(NamedProtocol):
@@ -79,7 +83,7 @@ class AnthropicStreamParser(SSEStreamParser):
         if event.event not in _STREAM_EVENTS:
             if event.event != "message":
                 return  # content_block_*, ping, message_stop, error
-            if b'"message_start"' not in event.data and b'"message_delta"' not in event.data:
+            if not any(kind in event.data for kind in (b'"message_start"', b'"message_delta"', b'"error"')):
                 return  # a stream without `event:` lines (some proxies): sniff the type
         data = _json.load(event.data)
         if data is None:
@@ -92,12 +96,15 @@ class AnthropicStreamParser(SSEStreamParser):
         elif kind == "message_delta" or (kind is None and event.event == "message_delta"):
             delta = obj(data.get("delta")) or {}
             self._message.update({"stop_reason": delta.get("stop_reason"), "usage": data.get("usage")})
+        elif kind == "error" or (kind is None and event.event == "error"):
+            error = obj(data.get("error")) or {}
+            self._message.error_type = text(error.get("type")) or UNKNOWN_STREAM_ERROR
 
 
 class _Message:
     """The latest non-null value of each field a message's events have reported."""
 
-    __slots__ = ("facts", "model", "message_id", "stop_reason", "tier", "counts", "found")
+    __slots__ = ("facts", "model", "message_id", "stop_reason", "tier", "counts", "found", "error_type")
 
     def __init__(self, facts: RequestFacts) -> None:
         self.facts = facts
@@ -107,6 +114,8 @@ class _Message:
         self.tier: str | None = None
         self.counts: dict[str, int] = {}
         self.found = False
+        self.error_type: str | None = None
+        """The stream's `error` event (overloaded_error, ...): the message did not complete."""
 
     def update(self, message: dict[str, Any]) -> None:
         model = text(message.get("model"))
@@ -160,4 +169,10 @@ class _Message:
             deployment=facts.deployment,
         )
         finish = (self.stop_reason,) if self.stop_reason is not None else ()
-        return ParsedResponse(usage=usage, response_id=self.message_id, finish_reasons=finish, usage_found=self.found)
+        return ParsedResponse(
+            usage=usage,
+            response_id=self.message_id,
+            finish_reasons=finish,
+            usage_found=self.found,
+            error_type=self.error_type,
+        )

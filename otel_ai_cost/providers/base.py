@@ -67,6 +67,9 @@ class ParsedResponse:
     """False when the response carried no usage (e.g. a stream without include_usage)."""
     content_events: int = field(default=0, compare=False)
     """Streamed content deltas seen (about one token each): the output estimate without usage."""
+    error_type: str | None = None
+    """The error a stream ended in after a successful HTTP status (an Anthropic `error` event,
+    a Bedrock exception message): the call is recorded as failed, with the usage reported before."""
 
 
 class StreamParser(Protocol):

@@ -154,7 +154,9 @@ class Call:
             return
         attributes: dict[str, Any] = {}
         try:
-            self._record(parsed.usage, parsed, attributes, error_type=None)
+            if parsed.error_type is not None:  # a stream that ended in an error event: failed, usage kept
+                self.span.set_status(Status(StatusCode.ERROR, parsed.error_type))
+            self._record(parsed.usage, parsed, attributes, error_type=parsed.error_type)
         except Exception as exc:
             self.recorder.internal_error("record", exc)
         finally:
@@ -206,14 +208,16 @@ class Call:
             recorder.requests.add(1, {**metric_attributes, names.ERROR_TYPE: error_type})
             if recorder.duration is not None:
                 recorder.duration.record(duration, {**metric_attributes, names.ERROR_TYPE: error_type})
-            if self._scopes:
-                add_request(self._scopes, 0.0, 0, 0)
-            return
+            if parsed is None:
+                if self._scopes:
+                    add_request(self._scopes, 0.0, 0, 0)
+                return
+        else:
+            recorder.requests.add(1, metric_attributes)
+            if recorder.duration is not None:
+                recorder.duration.record(duration, metric_attributes)
 
         assert parsed is not None
-        recorder.requests.add(1, metric_attributes)
-        if recorder.duration is not None:
-            recorder.duration.record(duration, metric_attributes)
         if not parsed.usage_found and recorder.estimate_stream_usage and facts.stream:
             _estimate(usage, facts, parsed)
         _set_response_attributes(attributes, usage, parsed)
