@@ -9,9 +9,11 @@ Built in:
   prefix): Azure OpenAI (`azure.ai.openai`)
 - api.anthropic.com, `/v1/...`: Anthropic (`anthropic`)
 - generativelanguage.googleapis.com: Gemini (`gcp.gemini`); aiplatform.googleapis.com and
-  `{region}-aiplatform.googleapis.com`: Vertex AI (`gcp.vertex_ai`); paths `.../{model}:{method}`
-  (their mTLS hosts too). Their OpenAI-compatible paths (`/v1beta/openai/...`,
-  `.../endpoints/openapi/...`) go to the OpenAI parser with the same provider name.
+  `{region}-aiplatform.googleapis.com`, `aiplatform.{us,eu}.rep.googleapis.com`: Vertex AI
+  (`gcp.vertex_ai`); paths `.../{model}:{method}` (their mTLS hosts too); Claude on Vertex AI
+  (`.../publishers/anthropic/models/{model}:rawPredict`) goes to the Anthropic parser. Their
+  OpenAI-compatible paths (`/v1beta/openai/...`, `.../endpoints/openapi/...`) go to the OpenAI
+  parser with the same provider name.
 - OpenAI-compatible providers, by host and path prefix (`HOSTED`): api.groq.com `/openai/v1`
   (`groq`), api.mistral.ai `/v1` (`mistral_ai`), api.deepseek.com with or without `/v1`
   (`deepseek`), api.x.ai `/v1` (`x_ai`), api.together.xyz `/v1` (`together_ai`), api.fireworks.ai
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
+from otel_ai_cost.providers.anthropic_vertex import VertexAnthropicProtocol, is_anthropic_publisher
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.bfl import BFLProtocol
 from otel_ai_cost.providers.gemini import GEMINI, VERTEX_AI, GeminiProtocol
@@ -86,6 +89,7 @@ GEMINI_API = GeminiProtocol(GEMINI)
 VERTEX_AI_API = GeminiProtocol(VERTEX_AI)
 GEMINI_OPENAI_API = OpenAIProtocol(GEMINI)
 VERTEX_AI_OPENAI_API = OpenAIProtocol(VERTEX_AI)
+VERTEX_AI_ANTHROPIC_API = VertexAnthropicProtocol()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ class _Rule:
         if builtin == "gemini":
             return GEMINI_OPENAI_API if "/openai/" in path else GEMINI_API
         if builtin == "vertex":
+            if is_anthropic_publisher(path):
+                return VERTEX_AI_ANTHROPIC_API
             return VERTEX_AI_OPENAI_API if "/endpoints/openapi/" in path else VERTEX_AI_API
         if builtin == "bfl":
             return BFL_API if path.startswith("/v1/") else None
@@ -203,8 +209,10 @@ def _builtin(name: str) -> str | None:
         return "azure"
     if name in ("generativelanguage.googleapis.com", "generativelanguage.mtls.googleapis.com"):
         return "gemini"
-    if name in ("aiplatform.googleapis.com", "aiplatform.mtls.googleapis.com") or name.endswith(
-        ("-aiplatform.googleapis.com", "-aiplatform.mtls.googleapis.com")  # {region}-aiplatform
+    if (
+        name in ("aiplatform.googleapis.com", "aiplatform.mtls.googleapis.com")
+        or name.endswith(("-aiplatform.googleapis.com", "-aiplatform.mtls.googleapis.com"))  # {region}-aiplatform
+        or (name.startswith("aiplatform.") and name.endswith(".rep.googleapis.com"))  # aiplatform.{us,eu}.rep
     ):
         return "vertex"
     if name in HOSTED:
