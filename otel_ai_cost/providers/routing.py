@@ -19,6 +19,10 @@ Built in:
   (`deepseek`), api.x.ai `/v1` (`x_ai`), api.together.xyz `/v1` (`together_ai`), api.fireworks.ai
   `/inference/v1` (`fireworks`), api.perplexity.ai (`perplexity`), openrouter.ai `/api/v1`
   (`openrouter`)
+- Amazon Bedrock Runtime over HTTP (`AnthropicBedrock`, raw HTTP clients; boto3 has its own
+  hook): `bedrock-runtime[-fips].{region}.amazonaws.com` (also `.api.aws` dual-stack and
+  `.amazonaws.com.cn`), `/model/{id}/invoke|invoke-with-response-stream|converse|converse-stream`
+  (`aws.bedrock`)
 - image APIs: api.stability.ai `/v2beta` (`stability_ai`); api.bfl.ai, api.bfl.ml and the
   regional `api.*.bfl.ai`, `/v1` (`black_forest_labs`)
 
@@ -42,19 +46,24 @@ from urllib.parse import urlsplit
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
 from otel_ai_cost.providers.anthropic_vertex import VertexAnthropicProtocol, is_anthropic_publisher
 from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.bedrock_http import BedrockHTTPProtocol
 from otel_ai_cost.providers.bfl import BFLProtocol
 from otel_ai_cost.providers.gemini import GEMINI, VERTEX_AI, GeminiProtocol
 from otel_ai_cost.providers.openai import AzureOpenAIProtocol, OpenAIProtocol
 from otel_ai_cost.providers.stability import StabilityProtocol
 
 ENV_VAR = "OTEL_AI_COST_ENDPOINTS"
-PROTOCOLS: dict[str, type[OpenAIProtocol | AnthropicProtocol | GeminiProtocol | StabilityProtocol | BFLProtocol]] = {
+PROTOCOLS: dict[
+    str,
+    type[OpenAIProtocol | AnthropicProtocol | GeminiProtocol | StabilityProtocol | BFLProtocol | BedrockHTTPProtocol],
+] = {
     "openai": OpenAIProtocol,
     "azure": AzureOpenAIProtocol,
     "anthropic": AnthropicProtocol,
     "gemini": GeminiProtocol,
     "stability": StabilityProtocol,
     "bfl": BFLProtocol,
+    "bedrock": BedrockHTTPProtocol,
 }
 HOST_CACHE_SIZE = 4096
 _AZURE_SUFFIXES = (
@@ -73,6 +82,10 @@ OPENAI_API = OpenAIProtocol()
 AZURE_OPENAI_API = AzureOpenAIProtocol()
 ANTHROPIC_API = AnthropicProtocol()
 BFL_API = BFLProtocol()
+BEDROCK_API = BedrockHTTPProtocol()
+_BEDROCK_PREFIXES = ("bedrock-runtime.", "bedrock-runtime-fips.")
+_AWS_SUFFIXES = (".amazonaws.com", ".api.aws", ".amazonaws.com.cn")
+"""AWS's DNS suffixes: commercial and GovCloud, dual-stack, China."""
 HOSTED: dict[str, tuple[str, WireProtocol]] = {
     "api.groq.com": ("/openai/v1/", OpenAIProtocol("groq")),
     "api.mistral.ai": ("/v1/", OpenAIProtocol("mistral_ai")),
@@ -144,6 +157,8 @@ class _Rule:
             return VERTEX_AI_OPENAI_API if "/endpoints/openapi/" in path else VERTEX_AI_API
         if builtin == "bfl":
             return BFL_API if path.startswith("/v1/") else None
+        if builtin == "bedrock":
+            return BEDROCK_API if path.startswith("/model/") else None
         hosted = HOSTED.get(builtin) if builtin else None
         if hosted is not None:
             return hosted[1] if path.startswith(hosted[0]) else None
@@ -217,6 +232,8 @@ def _builtin(name: str) -> str | None:
         return "vertex"
     if name in HOSTED:
         return name
+    if name.startswith(_BEDROCK_PREFIXES) and name.endswith(_AWS_SUFFIXES):  # bedrock-runtime.{region}...
+        return "bedrock"
     if name.startswith("api.") and name.endswith((".bfl.ai", ".bfl.ml")):  # api.bfl.ai, api.eu.bfl.ai, ...
         return "bfl"
     return None

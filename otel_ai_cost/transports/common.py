@@ -30,6 +30,12 @@ from otel_ai_cost.transports.decoding import Decoder, make_decoder
 MAX_BUFFERED_BODY = 32 * 1024 * 1024
 """A streamed non-SSE body larger than this is not parsed (and the request not priced)."""
 
+KEPT_BYTES = 256 * 1024
+"""A streamed response's chunks are parsed together once they add up to this (and at the end)."""
+
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+"""AWS's binary event stream (Bedrock over HTTP): read incrementally by the protocol's stream parser, like SSE."""
+
 _SENDING = context.create_key("otel-ai-cost-sending")
 RequestT = TypeVar("RequestT")
 
@@ -161,14 +167,31 @@ class Sink:
         content_type = (headers.get("content-type") or "").lower()
         self.parser: StreamParser = (
             protocol.stream_parser(call.facts)
-            if "text/event-stream" in content_type
+            if "text/event-stream" in content_type or EVENT_STREAM in content_type
             else BufferedBody(recorder, protocol, call.facts)
         )
         self.broken = self.decoder is None
         self.ended = False
         """Done or failed: later ends (the close after the last chunk, the finalizer) cost nothing."""
+        self.kept: list[bytes] = []
+        """Chunks not parsed yet. Nothing is recorded before the end, so they are parsed together
+        then (and whenever `KEPT_BYTES` are kept): one pass over many events costs much less than
+        one per chunk, and the result is the same for any chunking."""
+        self.kept_bytes = 0
 
     def feed(self, chunk: bytes) -> None:
+        self.kept.append(chunk)
+        self.kept_bytes += len(chunk)
+        if self.kept_bytes > KEPT_BYTES:
+            self.parse_kept()
+
+    def parse_kept(self) -> None:
+        kept = self.kept
+        if not kept:
+            return
+        chunk = kept[0] if len(kept) == 1 else b"".join(kept)
+        kept.clear()
+        self.kept_bytes = 0
         if self.broken:
             return
         try:
@@ -182,13 +205,14 @@ class Sink:
         if self.ended:
             return  # the call is finished once: the body is not parsed again for nothing
         self.ended = True
-        parsed = no_usage(self.call.facts)
+        self.parse_kept()
+        parsed: ParsedResponse | None = None
         if not self.broken:
             try:
                 parsed = self.parser.finish()
             except Exception as exc:
                 self.recorder.internal_error("stream", exc)
-        self.call.finish(parsed)
+        self.call.finish(no_usage(self.call.facts) if parsed is None else parsed)
 
     def failed(self, exc: BaseException) -> None:
         self.ended = True
@@ -198,9 +222,14 @@ class Sink:
 def tee(chunks: Iterable[bytes], sink: Sink) -> Iterator[bytes]:
     """`chunks` unchanged, each also handed to `sink`, which is done at the end or when the caller
     stops reading (what was read is what was paid for), and failed when reading raises."""
+    kept, size = sink.kept, 0
     try:
         for chunk in chunks:
-            sink.feed(chunk)
+            kept.append(chunk)  # sink.feed(chunk), without a call per chunk
+            size += len(chunk)
+            if size > KEPT_BYTES:
+                sink.parse_kept()
+                size = 0
             yield chunk
     except GeneratorExit:
         sink.done()

@@ -1,6 +1,6 @@
 """The real boto3 bedrock-runtime client against a loopback HTTP server answering as Bedrock does.
 
-Streams come in the binary `application/vnd.amazon.eventstream` framing (encoded below), so
+Streams come in the binary `application/vnd.amazon.eventstream` framing (`eventstream_testkit`), so
 botocore's own EventStream parses them. Prices (USD per 1M tokens, Bedrock on-demand list):
 Claude 3.5 Haiku 0.80 in, 4.00 out, 0.08 cache read, 1.00 cache write; Claude Sonnet 4.5 global
 3.00 / 15.00; Nova Lite 0.06 / 0.24; Llama 3.1 8B 0.22 / 0.22; Titan Text Express 0.20 / 0.60;
@@ -14,11 +14,9 @@ import base64
 import gc
 import json
 import os
-import struct
 import subprocess
 import sys
 import threading
-import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from eventstream_testkit import chunk_event, event, exception_event
 
 from otel_ai_cost import BudgetExceeded, budget, tags
 
@@ -43,33 +42,6 @@ SONNET_45_GLOBAL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-def event_message(headers: dict[str, str], payload: bytes) -> bytes:
-    """One message of the AWS event stream encoding: prelude, prelude CRC, headers, payload, message CRC."""
-    encoded_headers = b""
-    for name, value in headers.items():
-        raw_name, raw_value = name.encode(), value.encode()
-        encoded_headers += struct.pack("!B", len(raw_name)) + raw_name + b"\x07" + struct.pack("!H", len(raw_value))
-        encoded_headers += raw_value
-    total = 12 + len(encoded_headers) + len(payload) + 4
-    prelude = struct.pack("!II", total, len(encoded_headers))
-    message = prelude + struct.pack("!I", zlib.crc32(prelude)) + encoded_headers + payload
-    return message + struct.pack("!I", zlib.crc32(message))
-
-
-def event(event_type: str, payload: dict[str, Any]) -> bytes:
-    headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
-    return event_message(headers, json.dumps(payload).encode())
-
-
-def chunk_event(chunk: bytes) -> bytes:
-    return event("chunk", {"bytes": base64.b64encode(chunk).decode(), "p": "abcdefgh"})
-
-
-def exception_event(exception_type: str, message: str) -> bytes:
-    headers = {":exception-type": exception_type, ":content-type": "application/json", ":message-type": "exception"}
-    return event_message(headers, json.dumps({"message": message}).encode())
 
 
 Answer = tuple[int, dict[str, str], bytes]
