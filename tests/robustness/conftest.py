@@ -1,15 +1,23 @@
 """A real OpenTelemetry SDK with the instrumentation installed; a ledger of every span started and
-ended (by span id), so a test can tell a span that never ended from one never started; and a
-response body that arrives in pieces and can be read only once, as from a socket."""
+ended (by span id), so a test can tell a span that never ended from one never started; a
+response body that arrives in pieces and can be read only once, as from a socket; a server that
+answers every request alike, and what the caller saw of a call.
+
+The loopback servers and the event-stream encoder of `tests/instrumentation` are imported from
+there, under the module names pytest gives those files."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socketserver
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx2
 import pytest
@@ -21,6 +29,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_ai_cost import AICostInstrumentor, PriceEngine
+
+sys.path.append(str(Path(__file__).parent.parent / "instrumentation"))
 
 
 class Pieces(httpx2.SyncByteStream, httpx2.AsyncByteStream):
@@ -122,3 +132,53 @@ def instrumented(monkeypatch: pytest.MonkeyPatch) -> Iterator[Instrumented]:
         instrumentor.uninstrument()
         tracer_provider.shutdown()
         meter_provider.shutdown()
+
+
+class Server:
+    """Answers every request with the same status, content type and body, in pieces."""
+
+    def __init__(self, status: int, content_type: str, body: bytes, piece: int) -> None:
+        self.status, self.content_type, self.body, self.piece = status, content_type, body, piece
+        self.requests = 0
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests += 1
+        return httpx2.Response(
+            self.status,
+            headers={"content-type": self.content_type},
+            stream=Pieces([self.body[i : i + self.piece] for i in range(0, len(self.body), self.piece)]),
+        )
+
+
+def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
+    """What the caller saw: the repr of what came back, or the exception's type and message."""
+    try:
+        return ("returned", repr(call()))
+    except Exception as exc:  # the SDK's own exceptions are the outcome under test
+        return ("raised", type(exc).__qualname__, str(exc))
+
+
+def drain(stream: Any) -> list[str]:
+    """Read a stream to its end, or to the exception the SDK raises from it (in the outcome)."""
+    seen: list[str] = []
+    try:
+        for item in stream:
+            seen.append(repr(item))
+    finally:
+        stream.close()
+    return seen
+
+
+ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """A loopback server answering from its own thread until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

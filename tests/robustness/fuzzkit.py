@@ -14,10 +14,13 @@ import importlib
 import inspect
 import json
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from hypothesis import strategies as st
 
 import otel_ai_cost.providers
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
@@ -308,3 +311,34 @@ def mutate(value: Any, choices: list[tuple[int, Any]], *, root: bool = True) -> 
         if paths:
             value = replace_at(value, paths[pick % len(paths)], replacement)
     return value
+
+
+# --- whole response bodies as a broken server or proxy sends them ---
+
+_hostile = st.sampled_from(HOSTILE_VALUES)
+_mutations = st.lists(st.tuples(st.integers(min_value=0, max_value=1000), _hostile), min_size=1, max_size=3)
+
+
+@st.composite
+def garbage(draw: st.DrawFn, whole: Any, stream: Callable[[Any], bytes], events: list[Any]) -> bytes:
+    """A body as a broken server or proxy might send it: mutated, truncated, or not JSON at all."""
+    kind = draw(st.sampled_from(["mutated", "truncated", "bytes", "stream-mutated", "stream-truncated", "valid"]))
+    if kind == "mutated":
+        return json.dumps(mutate(whole, draw(_mutations))).encode()
+    if kind == "truncated":
+        body = json.dumps(whole).encode()
+        return body[: draw(st.integers(min_value=0, max_value=len(body)))]
+    if kind == "bytes":
+        return draw(st.binary(max_size=200) | st.sampled_from([b"", b"null", b"[]", b"<html>502 Bad Gateway</html>"]))
+    if kind == "valid":
+        return json.dumps(whole).encode()
+    index = draw(st.integers(min_value=0, max_value=len(events) - 1))
+    mutated = list(events)
+    if isinstance(mutated[index], tuple):
+        mutated[index] = (mutated[index][0], mutate(mutated[index][1], draw(_mutations), root=False))
+    else:
+        mutated[index] = mutate(mutated[index], draw(_mutations), root=False)
+    body = stream(mutated)
+    if kind == "stream-truncated":
+        body = body[: draw(st.integers(min_value=0, max_value=len(body)))]
+    return body

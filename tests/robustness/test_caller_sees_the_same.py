@@ -17,8 +17,8 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from conftest import Instrumented, Pieces
-from fuzzkit import HOSTILE_VALUES, mutate
+from conftest import Instrumented, Server, drain, outcome
+from fuzzkit import garbage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -84,58 +84,6 @@ def anthropic_stream(events: list[tuple[str, Any]]) -> bytes:
 # the SDKs' own models warn when garbage is put in them; that is what the caller sees either way
 pytestmark = pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning")
 
-hostile = st.sampled_from(HOSTILE_VALUES)
-mutations = st.lists(st.tuples(st.integers(min_value=0, max_value=1000), hostile), min_size=1, max_size=3)
-
-
-@st.composite
-def garbage(draw: st.DrawFn, whole: Any, stream: Callable[[Any], bytes], events: list[Any]) -> bytes:
-    """A body as a broken server or proxy might send it: mutated, truncated, or not JSON at all."""
-    kind = draw(st.sampled_from(["mutated", "truncated", "bytes", "stream-mutated", "stream-truncated", "valid"]))
-    if kind == "mutated":
-        return json.dumps(mutate(whole, draw(mutations))).encode()
-    if kind == "truncated":
-        body = json.dumps(whole).encode()
-        return body[: draw(st.integers(min_value=0, max_value=len(body)))]
-    if kind == "bytes":
-        return draw(st.binary(max_size=200) | st.sampled_from([b"", b"null", b"[]", b"<html>502 Bad Gateway</html>"]))
-    if kind == "valid":
-        return json.dumps(whole).encode()
-    index = draw(st.integers(min_value=0, max_value=len(events) - 1))
-    mutated = list(events)
-    if isinstance(mutated[index], tuple):
-        mutated[index] = (mutated[index][0], mutate(mutated[index][1], draw(mutations), root=False))
-    else:
-        mutated[index] = mutate(mutated[index], draw(mutations), root=False)
-    body = stream(mutated)
-    if kind == "stream-truncated":
-        body = body[: draw(st.integers(min_value=0, max_value=len(body)))]
-    return body
-
-
-class Server:
-    """Answers every request with the same status, content type and body, in pieces."""
-
-    def __init__(self, status: int, content_type: str, body: bytes, piece: int) -> None:
-        self.status, self.content_type, self.body, self.piece = status, content_type, body, piece
-        self.requests = 0
-
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests += 1
-        return httpx2.Response(
-            self.status,
-            headers={"content-type": self.content_type},
-            stream=Pieces([self.body[i : i + self.piece] for i in range(0, len(self.body), self.piece)]),
-        )
-
-
-def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
-    """What the caller saw: the repr of what came back, or the exception's type and message."""
-    try:
-        return ("returned", repr(call()))
-    except Exception as exc:  # the SDK's own exceptions are the outcome under test
-        return ("raised", type(exc).__qualname__, str(exc))
-
 
 def first_then_close(stream: Any) -> list[str]:
     """Read one item and stop, as a caller that has what it needs does."""
@@ -143,17 +91,6 @@ def first_then_close(stream: Any) -> list[str]:
         return [repr(item) for item, _ in zip(stream, range(1), strict=False)]
     finally:
         stream.close()
-
-
-def drain(stream: Any) -> list[str]:
-    """Read a stream to its end, or to the exception the SDK raises from it (in the outcome)."""
-    seen: list[str] = []
-    try:
-        for item in stream:
-            seen.append(repr(item))
-    finally:
-        stream.close()
-    return seen
 
 
 def openai_calls(client: openai.OpenAI) -> dict[str, Callable[[], Any]]:
