@@ -22,6 +22,7 @@ import boto3
 import httpx
 import httpx2
 import pytest
+import requests
 from botocore.config import Config
 from eventstream_testkit import CONTENT_TYPE, chunk_event, event, exception_event
 from opentelemetry.trace import StatusCode
@@ -205,9 +206,10 @@ def test_raw_httpx_converse_and_converse_stream(telemetry: Telemetry) -> None:
 class _Converse(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         self.rfile.read(int(self.headers.get("content-length") or 0))
-        body = fixture("bedrock_converse_cache.json")
+        streamed = self.path.endswith("/converse-stream")
+        body = converse_stream_body() if streamed else fixture("bedrock_converse_cache.json")
         self.send_response(200)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", CONTENT_TYPE if streamed else "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -226,6 +228,20 @@ def loopback() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_requests_converse_stream_through_an_endpoint_map(
+    loopback: str, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_AI_COST_ENDPOINTS", f"{loopback}=bedrock:corp-bedrock")
+    telemetry.reinstrument()
+    body = {"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
+    with requests.post(f"{loopback}/model/us.amazon.nova-lite-v1%3A0/converse-stream", json=body, stream=True) as reply:
+        received = b"".join(reply.iter_content(chunk_size=5))
+    assert received == converse_stream_body()
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.provider.name"] == "corp-bedrock"
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (2500, 600)
 
 
 def test_a_boto3_call_is_priced_once(loopback: str, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch) -> None:

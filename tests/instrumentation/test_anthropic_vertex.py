@@ -18,6 +18,9 @@ import httpx2
 import pytest
 
 from otel_ai_cost import tags
+from otel_ai_cost.providers.anthropic_vertex import VertexAnthropicProtocol
+from otel_ai_cost.providers.gemini import GeminiProtocol
+from otel_ai_cost.providers.routing import route
 
 if TYPE_CHECKING:
     from .conftest import Telemetry
@@ -161,3 +164,14 @@ def test_count_tokens_makes_no_span(telemetry: Telemetry) -> None:
     assert counted.input_tokens == 42
     assert server.paths[0].endswith("/publishers/anthropic/models/count-tokens:rawPredict")
     assert telemetry.finished() == []
+
+
+@pytest.mark.parametrize(
+    "host", ["us-east5-aiplatform.googleapis.com", "aiplatform.googleapis.com", "aiplatform.eu.rep.googleapis.com"]
+)
+def test_only_anthropic_publisher_paths_go_to_the_anthropic_parser(host: str) -> None:
+    base = "/v1/projects/p/locations/l/publishers"
+    claude = route(host, f"{base}/anthropic/models/{MODEL}:rawPredict")
+    gemini = route(host, f"{base}/google/models/gemini-2.5-flash:generateContent")
+    assert isinstance(claude, VertexAnthropicProtocol) and claude.provider == "gcp.vertex_ai"
+    assert isinstance(gemini, GeminiProtocol) and gemini.provider == "gcp.vertex_ai"
