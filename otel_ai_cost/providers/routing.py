@@ -22,7 +22,9 @@ Built in:
 - Amazon Bedrock Runtime over HTTP (`AnthropicBedrock`, raw HTTP clients; boto3 has its own
   hook): `bedrock-runtime[-fips].{region}.amazonaws.com` (also `.api.aws` dual-stack and
   `.amazonaws.com.cn`), `/model/{id}/invoke|invoke-with-response-stream|converse|converse-stream`
-  (`aws.bedrock`)
+  (`aws.bedrock`), and its OpenAI-compatible `/openai/v1/...`; `bedrock-mantle.{region}.api.aws`
+  (the anthropic SDK's `AnthropicBedrockMantle`): `/anthropic/v1/...` Anthropic Messages,
+  `/v1/...` and `/openai/v1/...` OpenAI-compatible (`aws.bedrock`)
 - image APIs: api.stability.ai `/v2beta` (`stability_ai`); api.bfl.ai, api.bfl.ml and the
   regional `api.*.bfl.ai`, `/v1` (`black_forest_labs`)
 
@@ -46,6 +48,7 @@ from urllib.parse import urlsplit
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
 from otel_ai_cost.providers.anthropic_vertex import VertexAnthropicProtocol, is_anthropic_publisher
 from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.bedrock import BEDROCK
 from otel_ai_cost.providers.bedrock_http import BedrockHTTPProtocol
 from otel_ai_cost.providers.bfl import BFLProtocol
 from otel_ai_cost.providers.gemini import GEMINI, VERTEX_AI, GeminiProtocol
@@ -86,6 +89,8 @@ BEDROCK_API = BedrockHTTPProtocol()
 _BEDROCK_PREFIXES = ("bedrock-runtime.", "bedrock-runtime-fips.")
 _AWS_SUFFIXES = (".amazonaws.com", ".api.aws", ".amazonaws.com.cn")
 """AWS's DNS suffixes: commercial and GovCloud, dual-stack, China."""
+BEDROCK_ANTHROPIC_API = AnthropicProtocol(BEDROCK)
+BEDROCK_OPENAI_API = OpenAIProtocol(BEDROCK)
 HOSTED: dict[str, tuple[str, WireProtocol]] = {
     "api.groq.com": ("/openai/v1/", OpenAIProtocol("groq")),
     "api.mistral.ai": ("/v1/", OpenAIProtocol("mistral_ai")),
@@ -158,7 +163,13 @@ class _Rule:
         if builtin == "bfl":
             return BFL_API if path.startswith("/v1/") else None
         if builtin == "bedrock":
-            return BEDROCK_API if path.startswith("/model/") else None
+            if path.startswith("/model/"):
+                return BEDROCK_API
+            return BEDROCK_OPENAI_API if path.startswith("/openai/v1/") else None
+        if builtin == "bedrock-mantle":
+            if path.startswith("/anthropic/v1/"):
+                return BEDROCK_ANTHROPIC_API
+            return BEDROCK_OPENAI_API if path.startswith(("/v1/", "/openai/v1/")) else None
         hosted = HOSTED.get(builtin) if builtin else None
         if hosted is not None:
             return hosted[1] if path.startswith(hosted[0]) else None
@@ -234,6 +245,8 @@ def _builtin(name: str) -> str | None:
         return name
     if name.startswith(_BEDROCK_PREFIXES) and name.endswith(_AWS_SUFFIXES):  # bedrock-runtime.{region}...
         return "bedrock"
+    if name.startswith("bedrock-mantle.") and name.endswith(_AWS_SUFFIXES):
+        return "bedrock-mantle"
     if name.startswith("api.") and name.endswith((".bfl.ai", ".bfl.ml")):  # api.bfl.ai, api.eu.bfl.ai, ...
         return "bfl"
     return None

@@ -266,3 +266,50 @@ def test_a_boto3_call_is_priced_once(loopback: str, telemetry: Telemetry, monkey
     assert [dict(s.attributes or {})["gen_ai.usage.cost.amount"] for s in spans] == pytest.approx(
         [CONVERSE_CACHE_COST, CONVERSE_CACHE_COST], rel=1e-9
     )
+
+
+def test_anthropic_bedrock_mantle_messages(telemetry: Telemetry) -> None:
+    """Anthropic's Messages API on Bedrock's Mantle host (`/anthropic/v1/messages`)."""
+    seen: list[str] = []
+    model = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    answer = {**json.loads(fixture("bedrock_anthropic_message.json")), "model": model}
+
+    def respond(request: Any) -> httpx2.Response:
+        seen.append(str(request.url))
+        return httpx2.Response(200, json=answer)
+
+    client = anthropic.AnthropicBedrockMantle(
+        api_key="bedrock-api-key",
+        aws_region="us-east-1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(respond)),
+    )
+    client.messages.create(model=model, max_tokens=400, messages=[{"role": "user", "content": "x"}])
+    assert seen == ["https://bedrock-mantle.us-east-1.api.aws/anthropic/v1/messages"]
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.provider.name"] == "aws.bedrock"
+    assert attrs["gen_ai.usage.input_tokens"] == 310 + 6144 + 2048
+    # Sonnet 4.5 in-region: 3.30 in, 16.50 out, 0.33 cache read, 4.125 cache write (5 min)
+    # 310 x 3.30 + 6144 x 0.33 + 2048 x 4.125 + 180 x 16.50 = 1023 + 2027.52 + 8448 + 2970 = 14468.52 per 1M
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.01446852, rel=1e-9)
+
+
+def test_openai_compatible_chat_on_bedrock_runtime(telemetry: Telemetry) -> None:
+    """Bedrock Runtime's OpenAI-compatible API (`/openai/v1/chat/completions`), e.g. gpt-oss."""
+    completion = {
+        "id": "chatcmpl-bdrk-1",
+        "object": "chat.completion",
+        "created": 1764680000,
+        "model": "openai.gpt-oss-20b-1:0",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500},
+    }
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=completion)))
+    client.post(
+        "https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1/chat/completions",
+        json={"model": "openai.gpt-oss-20b-1:0", "messages": [{"role": "user", "content": "x"}]},
+    )
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.provider.name"] == "aws.bedrock"
+    # gpt-oss-20b on Bedrock: 0.07 in, 0.30 out: 1000 x 0.07 + 500 x 0.30 = 70 + 150 = 220 per 1M
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.00022, rel=1e-9)
