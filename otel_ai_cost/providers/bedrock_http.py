@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
+from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.bedrock import (
     BEDROCK,
@@ -50,7 +51,6 @@ _ACTIONS = {
 _MODEL_PREFIX = "/model/"
 _CONVERSE_EVENTS = frozenset({"metadata", "messageStop"})
 """The ConverseStream events that carry usage or the stop reason; the content deltas are not parsed."""
-UNKNOWN_STREAM_ERROR = "stream_error"
 
 
 @dataclass(slots=True)
@@ -86,7 +86,8 @@ class BedrockHTTPProtocol(NamedProtocol):
         operation, model_id = found
         params: dict[str, Any] = {"modelId": model_id}
         if operation in (CONVERSE, CONVERSE_STREAM):
-            params["serviceTier"] = (_json.load(body) or {}).get("serviceTier")
+            if b'"serviceTier"' in body:  # the only field read: a large request is not parsed for nothing
+                params["serviceTier"] = (_json.load(body) or {}).get("serviceTier")
         else:
             params["body"] = body
         request = parse_request(operation, params)

@@ -226,3 +226,11 @@ def test_bad_chunk_payloads_are_ignored() -> None:
     )
     parsed = parse(f"/model/{SONNET_45_GLOBAL}/invoke-with-response-stream", ANTHROPIC_BODY, stream)
     assert parsed.usage.output_tokens == 300  # type: ignore[attr-defined]
+
+
+def test_converse_service_tier_from_the_request_body() -> None:
+    path = f"/model/{NOVA_LITE}/converse"
+    assert facts_for(PROTOCOL, path, {"messages": [], "serviceTier": {"type": "priority"}}, host=HOST).service_tier == (
+        "priority"
+    )
+    assert facts_for(PROTOCOL, path, {"messages": []}, host=HOST).service_tier == "default"
