@@ -94,8 +94,9 @@ class SSEReader:
 
     def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._cap = cap = max(max_event_bytes, 64)
-        self._line = _Capped(cap)
-        """The start of a line whose end has not arrived yet."""
+        self._line = _Capped(cap + 6)
+        """The start of a line whose end has not arrived yet (`data: ` and up to `cap` bytes of data are
+        kept whole, as they are when the line arrives in one chunk)."""
         self._skip_lf = False
         """The last chunk ended in CR: an LF starting the next one belongs to the same line end."""
         self._first_line = True
@@ -132,6 +133,34 @@ class SSEReader:
                 chunk = chunk[1:]
                 if not chunk:
                     return events
+        if not (self._lines or self._name or self._line.parts) and b"\r" not in chunk and b"\n\n" in chunk:
+            self._feed_blocks(chunk, events)
+        else:
+            self._feed_lines(chunk, events)
+        return events
+
+    def _feed_blocks(self, chunk: bytes, events: list[SSEEvent]) -> None:
+        """Many events at once (a buffered stream), from a line start with no event in progress and no CR.
+
+        Each piece before a blank line is an event's lines; the usual one, a single `data:` line,
+        is made into its event here, any other goes through `_feed_lines`, which makes the same of it.
+        """
+        blocks = chunk.split(b"\n\n")
+        rest = blocks.pop()
+        cap = self._cap
+        for block in blocks:
+            if block.startswith(b"data:") and b"\n" not in block:
+                value = block[6:] if block[5:6] == b" " else block[5:]
+                if len(value) <= cap:
+                    self._first_line = False
+                    events.append(SSEEvent("message", value))
+                    continue
+            self._feed_lines(block + b"\n\n", events)
+        if rest:
+            self._feed_lines(rest, events)
+
+    def _feed_lines(self, chunk: bytes, events: list[SSEEvent]) -> None:
+        """Line by line: `chunk` is not empty and does not start with the LF of a CRLF the last one cut."""
         lines = chunk.splitlines(keepends=True)  # bytes split only at CR, LF and CRLF
         tail = lines.pop() if lines[-1][-1] not in b"\r\n" else None
         pending = self._line
@@ -159,7 +188,6 @@ class SSEReader:
             pending.add(tail)
         else:
             self._skip_lf = chunk[-1] == 0x0D
-        return events
 
     def close(self) -> list[SSEEvent]:
         """End of stream: the last event, if one was left without its terminating blank line."""

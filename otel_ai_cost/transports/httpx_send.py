@@ -21,6 +21,7 @@ from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.common import (
+    KEPT_BYTES,
     MAX_BUFFERED_BODY,
     Outgoing,
     Sink,
@@ -150,9 +151,14 @@ def _async_tee_class(base: type) -> type:
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             sink = self.sink
+            kept, size = sink.kept, 0
             try:
                 async for chunk in self.inner:
-                    sink.feed(chunk)
+                    kept.append(chunk)  # sink.feed(chunk), without a call per chunk (see tee)
+                    size += len(chunk)
+                    if size > KEPT_BYTES:
+                        sink.parse_kept()
+                        size = 0
                     yield chunk
             except (GeneratorExit, asyncio.CancelledError):
                 # The caller stopped reading, or cancelled the read: e.g. openai's bounded drain after

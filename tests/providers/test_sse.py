@@ -109,3 +109,28 @@ def _event_bounds(body: bytes) -> list[tuple[int, int]]:
         bounds.append((start, end + 2))
         start = end + 2
     return [*bounds, (start, len(body))] if start < len(body) else bounds
+
+
+_LONG_DATA = st.binary(min_size=60, max_size=90).map(lambda b: b"data: " + b.replace(b"\n", b"").replace(b"\r", b""))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.one_of(_LINES, _LONG_DATA), st.sampled_from([b"\n", b"\n", b"\r\n"])), max_size=16),
+    st.lists(st.integers(min_value=0, max_value=2000), max_size=3),
+)
+def test_many_events_in_one_chunk_read_as_byte_by_byte(lines: list[tuple[bytes, bytes]], cuts: list[int]) -> None:
+    # A buffered stream is read many events at a time; the reader's shortcut for that changes nothing,
+    # events over the cap (64 here) included.
+    body = b"".join(line + end for line, end in lines)
+    points = sorted({min(c, len(body)) for c in cuts})
+    chunks = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
+    byte_by_byte = _comparable(read([bytes([b]) for b in body], 64))
+    assert _comparable(read(chunks, 64)) == byte_by_byte
+    assert _comparable(read([body], 64)) == byte_by_byte
+
+
+def _comparable(events: list[SSEEvent]) -> list[SSEEvent]:
+    """Events with truncated data reduced to the tail the reader keeps: the head of a line cut in
+    transit is that of the line, `data: ` included, not of its data."""
+    return [event._replace(data=event.data[-32:]) if event.truncated else event for event in events]
