@@ -57,13 +57,22 @@ class OpenAIStreamParser(SSEStreamParser):
         return parsed
 
     def _event(self, event: SSEEvent) -> None:
-        name, raw = event.event, event.data
+        name, raw, truncated = event
+        if name == "message" and not truncated and self._meta_attempts <= 0 and not self._typed_stream:
+            # The usual event, a chat chunk after the first: the checks below, in the order that matters here.
+            if raw.startswith(b"[DONE]"):
+                return
+            if _WORTH_PARSING.search(raw) is None:
+                self._content_events += 1
+                return  # a content delta
+            self._chunk(raw)
+            return
         if name in _USAGE_EVENTS:
-            self._typed_event(name, raw, event.truncated)
+            self._typed_event(name, raw, truncated)
             return
         if name.startswith(("response.", "image_")):
             return  # deltas and lifecycle events of the Responses and image APIs: no usage
-        if event.truncated:
+        if truncated:
             if _sniff_usage_event(raw):
                 self._typed_event(name, raw, True)
             return
@@ -76,6 +85,10 @@ class OpenAIStreamParser(SSEStreamParser):
             elif _WORTH_PARSING.search(raw) is None:
                 self._content_events += 1
                 return  # a content delta
+        self._chunk(raw)
+
+    def _chunk(self, raw: bytes) -> None:
+        """An event worth parsing: a chat chunk, or a Responses or image event without its `event:` line."""
         data = _json.load(raw)
         if data is None:
             return
