@@ -6,9 +6,9 @@ opened before sending and finished when the caller has the whole response:
 
 - `stream=False` (the default): requests has read the body inside `send`; it is parsed at once.
 - `stream=True`: `response.raw` (urllib3's response) is replaced by a proxy that hands every
-  chunk read through `stream()` (what `iter_content`, `iter_lines` and `.content` use), `read()`
-  or `read1()` to the shared `Sink`; the call ends when the body ends, when the response is
-  closed, when a read fails, or when the response is dropped.
+  chunk read through `stream()` (what `iter_content`, `iter_lines` and `.content` use), `read()`,
+  `read1()` or `for line in response.raw` to the shared `Sink`; the call ends when the body ends,
+  when the response is closed, when a read fails, or when the response is dropped.
 
 The caller gets the same response object, bytes and exceptions as without us (the proxy passes
 everything else through and still passes `isinstance` checks). Redirect hops that requests sends
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Mapping
+from types import FunctionType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -110,6 +111,12 @@ class _TeeRaw(wrapt.ObjectProxy[Any]):
     def stream(self, amt: int | None = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
         self._self_mode(decode_content)
         return tee(self.__wrapped__.stream(amt, decode_content=decode_content), self._self_sink)
+
+    def __iter__(self) -> Iterator[bytes]:
+        iterate = type(self.__wrapped__).__iter__
+        if isinstance(iterate, FunctionType):  # urllib3's: lines split from `self.stream()`, run on us to tee them
+            return iter(iterate(self))
+        return iter(self.__wrapped__)
 
     def read(self, *args: Any, **kwargs: Any) -> bytes:
         return self._self_tee(self.__wrapped__.read, args, kwargs)

@@ -93,6 +93,13 @@ def read_in_pieces(body: Any) -> list[bytes]:
     return pieces
 
 
+def read_then_close(body: Any) -> bytes:
+    try:
+        return bytes(body.read(5))
+    finally:
+        body.close()
+
+
 def first_event_then_close(stream: Any) -> list[Any]:
     try:
         return [next(iter(stream), None)]
@@ -129,6 +136,7 @@ def bedrock_calls(client: Any) -> dict[str, tuple[str, Callable[[], Any]]]:
         "invoke_model": ("message-json", invoke(lambda body: body.read())),
         "invoke_model-pieces": ("message-json", invoke(read_in_pieces)),
         "invoke_model-lines": ("message-json", invoke(lambda body: list(body.iter_lines()))),
+        "invoke_model-closed-early": ("message-json", invoke(read_then_close)),
         "converse_stream": ("converse-frames", converse_stream(list)),
         "converse_stream-closed-early": ("converse-frames", converse_stream(first_event_then_close)),
         "invoke_model_with_response_stream": ("message-frames", invoke_stream),
@@ -166,8 +174,8 @@ def test_garbage_answers_change_nothing_for_a_boto3_caller(
         fake_bedrock.answers[:] = [answer]
         assert outcome(call) == expected, name
         assert instrumented.ledger.open_spans() == set(), f"{name}: a span was left open"
-    assert len(fake_bedrock.requests) == 2 * 7
-    instrumented.ledger.assert_balanced(7)
+    assert len(fake_bedrock.requests) == 2 * 8
+    instrumented.ledger.assert_balanced(8)
 
 
 def test_corrupt_frames_reach_the_caller_as_botocore_raises_them(

@@ -1,12 +1,14 @@
 """The real google-genai SDK (over httpx2.MockTransport) answered with garbage: mutated, truncated and
 non-JSON `generateContent` bodies and `streamGenerateContent?alt=sse` streams, with error statuses
 and wrong content types, delivered in pieces. `generate_content` and `generate_content_stream`
-(read whole, or closed after the first chunk) give the caller exactly what they give with the
-instrumentation suppressed; every instrumented request starts one span and ends it once.
+(read whole, or closed after the first chunk; sync and async) give the caller exactly what they
+give with the instrumentation suppressed; every instrumented request starts one span and ends it
+once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -46,11 +48,17 @@ def first_then_close(stream: Any) -> list[str]:
 
 
 def genai_calls(client: genai.Client) -> dict[str, Callable[[], Any]]:
-    models = client.models
+    models, aio = client.models, client.aio.models
+
+    async def aio_stream() -> list[str]:
+        return [repr(chunk) async for chunk in await aio.generate_content_stream(model=MODEL, contents="hi")]
+
     return {
         "generate_content": lambda: models.generate_content(model=MODEL, contents="hi"),
         "stream": lambda: drain(models.generate_content_stream(model=MODEL, contents="hi")),
         "stream-closed-early": lambda: first_then_close(models.generate_content_stream(model=MODEL, contents="hi")),
+        "aio-generate_content": lambda: asyncio.run(aio.generate_content(model=MODEL, contents="hi")),
+        "aio-stream": lambda: asyncio.run(aio_stream()),
     }
 
 
@@ -69,13 +77,16 @@ def answering() -> tuple[genai.Client, Answering]:
     handler = Answering()
     client = genai.Client(
         api_key="test-key",
-        http_options=types.HttpOptions(httpx_client=httpx2.Client(transport=httpx2.MockTransport(handler))),
+        http_options=types.HttpOptions(
+            httpx_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+            httpx_async_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)),
+        ),
     )
     return client, handler
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(
     garbage(RESPONSE, gemini_stream, CHUNKS),

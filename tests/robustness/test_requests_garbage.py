@@ -149,6 +149,7 @@ def calls(session: requests.Session, url: str, payload: dict[str, Any]) -> dict[
         "raw.read": streamed(lambda response: response.raw.read()),
         "raw.read-pieces": streamed(lambda response: read_in_pieces(response.raw)),
         "raw.read-decoded": streamed(lambda response: response.raw.read(decode_content=True)),
+        "raw-lines": streamed(lambda response: list(response.raw)),
         "raw-then-iter_content": streamed(lambda response: (response.raw.read(5), list(response.iter_content(64)))),
         "closed-early": streamed(closed_early),
     }
@@ -192,7 +193,7 @@ def test_garbage_answers_change_nothing_for_a_requests_caller(
         assert instrumented.ledger.open_spans() == set(), f"{name}: a span was left open"
         assert len(instrumented.ledger.started) == server.requests // 2, name
     instrumented.ledger.assert_balanced(server.requests // 2)
-    assert server.requests == 2 * 9
+    assert server.requests == 2 * 10
 
 
 def test_each_fault_is_seen_as_requests_sees_it(instrumented: Instrumented, server: GarbageServer) -> None:
@@ -214,3 +215,18 @@ def test_each_fault_is_seen_as_requests_sees_it(instrumented: Instrumented, serv
     seen = outcome(calls(session, URLS["openai"], REQUESTS["openai"])["content"])
     assert seen[0] == "returned" and seen[1].endswith(repr(body[: len(body) // 2]) + ")"), seen
     instrumented.ledger.assert_balanced(4)
+
+
+def test_a_stream_read_by_iterating_raw_is_priced(instrumented: Instrumented, server: GarbageServer) -> None:
+    """Regression: `for line in response.raw` (urllib3 splits lines from its own `stream()`) went
+    past the tee, so a stream read whole ended its span only at close, unpriced (no_usage)."""
+    server.answer = Answer(200, "text/event-stream", openai_stream(CHAT_CHUNKS), "none")
+    session = requests.Session()
+    session.mount("https://", LoopbackAdapter(server.server_address[1]))
+    with session.post(URLS["openai"], json=REQUESTS["openai"], stream=True) as response:
+        lines = list(response.raw)
+        assert len(instrumented.spans.get_finished_spans()) == 1  # ended by the end of the body
+    assert b"".join(lines) == openai_stream(CHAT_CHUNKS)
+    (span,) = instrumented.spans.get_finished_spans()
+    # 3 in x $0.15/1M + 1 out x $0.60/1M = 0.45 + 0.60 = 1.05 per 1M
+    assert (span.attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(0.00000105)
