@@ -93,6 +93,14 @@ def read_in_pieces(body: Any) -> list[bytes]:
     return pieces
 
 
+def read_into(body: Any) -> list[bytes]:
+    buffer = bytearray(13)
+    pieces = []
+    while size := body.readinto(buffer):
+        pieces.append(bytes(buffer[:size]))
+    return pieces
+
+
 def read_then_close(body: Any) -> bytes:
     try:
         return bytes(body.read(5))
@@ -135,6 +143,7 @@ def bedrock_calls(client: Any) -> dict[str, tuple[str, Callable[[], Any]]]:
         "converse": ("converse-json", converse),
         "invoke_model": ("message-json", invoke(lambda body: body.read())),
         "invoke_model-pieces": ("message-json", invoke(read_in_pieces)),
+        "invoke_model-readinto": ("message-json", invoke(read_into)),
         "invoke_model-lines": ("message-json", invoke(lambda body: list(body.iter_lines()))),
         "invoke_model-closed-early": ("message-json", invoke(read_then_close)),
         "converse_stream": ("converse-frames", converse_stream(list)),
@@ -174,8 +183,8 @@ def test_garbage_answers_change_nothing_for_a_boto3_caller(
         fake_bedrock.answers[:] = [answer]
         assert outcome(call) == expected, name
         assert instrumented.ledger.open_spans() == set(), f"{name}: a span was left open"
-    assert len(fake_bedrock.requests) == 2 * 8
-    instrumented.ledger.assert_balanced(8)
+    assert len(fake_bedrock.requests) == 2 * 9
+    instrumented.ledger.assert_balanced(9)
 
 
 def test_corrupt_frames_reach_the_caller_as_botocore_raises_them(
