@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import Instrumented, outcome, serving
 from eventstream_testkit import CONTENT_TYPE as EVENT_STREAM
 from eventstream_testkit import chunk_event, event, event_message
 from fuzzkit import HOSTILE_VALUES, fixture, garbage, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from robustkit import Instrumented, outcome, serving
 from test_bedrock_boto3 import HAIKU_35, SONNET_45_GLOBAL, FakeBedrock, bedrock_client
 
 CONVERSE = json.loads(fixture("bedrock_converse_cache.json"))

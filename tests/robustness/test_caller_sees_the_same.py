@@ -17,11 +17,11 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from conftest import Instrumented, Server, drain, outcome
 from fuzzkit import garbage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from robustkit import Instrumented, Server, drain, outcome
 
 CHAT = {
     "id": "chatcmpl-1",

@@ -21,7 +21,7 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from conftest import Instrumented, Pieces
+from robustkit import Instrumented, Pieces
 
 from otel_ai_cost import tags
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Instrumented, serving
+from robustkit import Instrumented, serving
 from test_bedrock_boto3 import FakeBedrock, bedrock_client
 from test_concurrency_totals import CHAT, CHAT_COST
 from test_requests_garbage import URLS, Answer, GarbageServer, LoopbackAdapter

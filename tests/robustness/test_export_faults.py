@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx2
 import openai
-from conftest import SpanLedger
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -30,6 +29,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from robustkit import SpanLedger
 
 from otel_ai_cost import AICostInstrumentor, PriceEngine
 

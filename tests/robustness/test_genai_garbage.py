@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import Instrumented, Server, drain, outcome
 from fuzzkit import garbage
 from google import genai
 from google.genai import types
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from robustkit import Instrumented, Server, drain, outcome
 from test_google_genai_sdk import STREAM_USAGE, generate_response
 
 MODEL = "gemini-2.5-flash"

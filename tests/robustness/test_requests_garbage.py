@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Instrumented, outcome, serving
 from fuzzkit import garbage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from requests.adapters import HTTPAdapter
+from robustkit import Instrumented, outcome, serving
 from test_caller_sees_the_same import CHAT, CHAT_CHUNKS, MESSAGE, MESSAGE_EVENTS, anthropic_stream, openai_stream
 from test_requests_transport import QuietServer
 
