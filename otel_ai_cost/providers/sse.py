@@ -38,6 +38,10 @@ class SSEEvent(NamedTuple):
     """The data was longer than the cap: `data` is its first HEAD_BYTES + its last TAIL_BYTES."""
 
 
+_new_event = tuple.__new__
+"""SSEEvent(name, data, truncated) without the Python-level `__new__` NamedTuple adds (one call per event)."""
+
+
 class _Capped:
     """Bytes appended piece by piece: all of them up to `cap`, beyond it only a head and a tail."""
 
@@ -147,15 +151,14 @@ class SSEReader:
         """
         blocks = chunk.split(b"\n\n")
         rest = blocks.pop()
-        cap = self._cap
+        longest = self._cap + 6
+        append = events.append
         for block in blocks:
-            if block.startswith(b"data:") and b"\n" not in block:
-                value = block[6:] if block[5:6] == b" " else block[5:]
-                if len(value) <= cap:
-                    self._first_line = False
-                    events.append(SSEEvent("message", value))
-                    continue
-            self._feed_lines(block + b"\n\n", events)
+            if block[:6] == b"data: " and b"\n" not in block and len(block) <= longest:
+                self._first_line = False
+                append(_new_event(SSEEvent, ("message", block[6:], False)))
+            else:
+                self._feed_lines(block + b"\n\n", events)
         if rest:
             self._feed_lines(rest, events)
 
