@@ -101,9 +101,14 @@ def enter_call(call: Call) -> Token[Context]:
     instrumentation that injects baggage must not hand them to the AI provider.
     """
     ctx = trace.set_span_in_context(call.span)
-    for key in baggage.get_all(ctx):
-        if key.startswith(TAG_PREFIX):
-            ctx = baggage.remove_baggage(key, ctx)
+    entries = baggage.get_all(ctx)
+    if entries:
+        ours = [key for key in entries if key.startswith(TAG_PREFIX)]
+        if len(ours) == len(entries):
+            ctx = baggage.clear(ctx)  # only our tags (the usual case): one new context, not one per tag
+        else:
+            for key in ours:
+                ctx = baggage.remove_baggage(key, ctx)
     return context.attach(context.set_value(_SENDING, True, ctx))
 
 

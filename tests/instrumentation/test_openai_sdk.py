@@ -353,6 +353,24 @@ def test_tags_baggage_is_not_sent_to_the_provider(telemetry: Telemetry) -> None:
     assert dict(telemetry.one_span().attributes or {})["ai.cost.team"] == "search"
 
 
+def test_baggage_of_only_tags_is_not_sent_to_the_provider(telemetry: Telemetry) -> None:
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+
+    from otel_ai_cost.tags import current_tags
+
+    def inject_then_respond(request: Any) -> Any:
+        carrier: dict[str, str] = {}
+        W3CBaggagePropagator().inject(carrier)
+        inject_then_respond.baggage = carrier.get("baggage", "")  # type: ignore[attr-defined]
+        return httpx2.Response(200, json=CHAT_RESPONSE)
+
+    with tags(team="search", feature="autocomplete"):
+        ask(client(inject_then_respond))
+        assert current_tags() == {"team": "search", "feature": "autocomplete"}  # still in force after the call
+    assert inject_then_respond.baggage == ""  # type: ignore[attr-defined]
+    assert dict(telemetry.one_span().attributes or {})["ai.cost.feature"] == "autocomplete"
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 def test_compressed_stream(telemetry: Telemetry, encoding: str) -> None:
     import zlib
