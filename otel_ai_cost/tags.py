@@ -84,6 +84,8 @@ _CACHE_SIZE: Final = 4096
 ENV_DEFAULT_TAGS: Final = "OTEL_AI_COST_DEFAULT_TAGS"
 
 _TAGS_KEY: Final = otel_context.create_key("otel_ai_cost.tags")
+# Where the API keeps baggage in a context: read directly, to tell one baggage object from another.
+_BAGGAGE_KEY: Final[str | None] = getattr(baggage, "_BAGGAGE_KEY", None)
 _NAME_BAD = re.compile(r"[^a-z0-9_]")
 # Control characters that are not whitespace (whitespace is collapsed below), invisible format and
 # bidi characters, and lone surrogates (which would make an OTLP export fail to encode).
@@ -147,9 +149,9 @@ def _local_tags(ctx: Context | None = None) -> Mapping[str, str]:
     return cast("Mapping[str, str]", frame) if isinstance(frame, dict) else _EMPTY
 
 
-def _baggage_tags() -> dict[str, str]:
+def _baggage_tags(ctx: Context | None = None) -> dict[str, str]:
     found: dict[str, str] = {}
-    for key, value in baggage.get_all().items():
+    for key, value in baggage.get_all(ctx).items():
         if not (isinstance(key, str) and key.startswith(ATTRIBUTE_PREFIX)):
             continue
         text = value if isinstance(value, str) else sanitize_value(value)
@@ -159,19 +161,45 @@ def _baggage_tags() -> dict[str, str]:
     return found
 
 
+class _TagSnapshot(dict[str, str]):
+    """`current_tags()` as read for one baggage and one `tags()` frame; shared, so never mutated."""
+
+    __slots__ = ()
+
+
+# The last snapshot with the baggage and the `tags()` frame it was read from. Both are immutable
+# in the context (setting baggage or tags makes new ones), and holding them keeps their ids from
+# being reused, so the same two objects always give the same tags: calls made in one `tags()` block
+# read and clean the baggage once. One tuple, replaced whole: safe across threads.
+_last_snapshot: tuple[object, object, _TagSnapshot] = (object(), object(), _TagSnapshot())
+
+
+def _tag_snapshot() -> Mapping[str, str]:
+    """`current_tags()` without the copy: a shared mapping that the caller must not mutate."""
+    global _last_snapshot
+    try:
+        ctx = otel_context.get_current()
+        bag = ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY is not None else ctx  # an API without the key: per context
+        frame = ctx.get(_TAGS_KEY)
+        last_bag, last_frame, snapshot = _last_snapshot
+        if bag is last_bag and frame is last_frame:
+            return snapshot
+        snapshot = _TagSnapshot(_baggage_tags(ctx))
+        snapshot.update(_local_tags(ctx))
+        _last_snapshot = (bag, frame, snapshot)
+        return snapshot
+    except Exception:  # never into the caller
+        _log.debug("otel-ai-cost: reading tags failed", exc_info=True)
+        return _EMPTY
+
+
 def current_tags() -> dict[str, str]:
     """The tags in force here: baggage `ai.cost.*` entries < outer `tags()` < inner `tags()`.
 
     Defaults and resource attributes are not included (they belong to a `TagPolicy`). The result is
     a new dict, sanitized; a caller may keep it (e.g. to resolve a stream's tags when it ends).
     """
-    try:
-        found = _baggage_tags()
-        found.update(_local_tags())
-        return found
-    except Exception:  # never into the caller
-        _log.debug("otel-ai-cost: reading tags failed", exc_info=True)
-        return {}
+    return dict(_tag_snapshot())
 
 
 class tags:  # lower-case, like the context managers of contextlib
@@ -454,6 +482,7 @@ class TagPolicy:
         self._guard = _CardinalityGuard(max_values_per_dimension, max_dimensions, [*self.required, *self._base])
         self._cache: dict[tuple[tuple[str, object], ...], ResolvedTags] = {}
         self._fallback = self._build({})
+        self._last: tuple[object, ResolvedTags] = (object(), self._fallback)
         self._failed = False  # an unexpected error is logged once
 
     @classmethod
@@ -483,20 +512,24 @@ class TagPolicy:
         """
         try:
             if explicit is None:
-                explicit = current_tags() if self.use_baggage else dict(_local_tags())
+                explicit = _tag_snapshot() if self.use_baggage else dict(_local_tags())
+            last_explicit, last_resolved = self._last
+            if explicit is last_explicit:  # the same shared snapshot as last time (one `tags()` block)
+                return last_resolved
             key: tuple[tuple[str, object], ...] | None = tuple(explicit.items())
             try:
                 hit = self._cache.get(key) if key is not None else None
             except TypeError:  # an unhashable value
                 key, hit = None, None
-            if hit is not None:
-                return hit
-            resolved = self._build(explicit)
-            if key is not None:
-                if len(self._cache) >= _CACHE_SIZE:
-                    self._cache.clear()
-                self._cache[key] = resolved
-            return resolved
+            if hit is None:
+                hit = self._build(explicit)
+                if key is not None:
+                    if len(self._cache) >= _CACHE_SIZE:
+                        self._cache.clear()
+                    self._cache[key] = hit
+            if type(explicit) is _TagSnapshot:  # shared and never mutated: its identity stands for its items
+                self._last = (explicit, hit)
+            return hit
         except Exception:
             if not self._failed:
                 self._failed = True

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.metrics import Meter
@@ -19,7 +18,7 @@ from otel_ai_cost.budgets import TagBudget, load_tag_budgets, tag_budgets_for
 from otel_ai_cost.pricing import Cost, PriceEngine, UnpricedReason
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.scopes import SpendScope, active_scopes, add_request
-from otel_ai_cost.tags import TagPolicy, current_tags
+from otel_ai_cost.tags import ResolvedTags, TagPolicy, _tag_snapshot
 from otel_ai_cost.telemetry import names
 from otel_ai_cost.usage import Usage
 
@@ -97,6 +96,7 @@ class Recorder:
                 explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
             )
         self._logged_errors: set[str] = set()
+        self._metric_attributes: dict[tuple[int, str, str, str, str], MetricAttributes] = {}
 
     def start(self, facts: RequestFacts, server_address: str, server_port: int | None) -> Call:
         model = facts.request_model or facts.deployment
@@ -113,6 +113,28 @@ class Recorder:
         )
         return Call(self, facts, span)
 
+    def metric_attributes(
+        self, tags: ResolvedTags, provider: str, operation: str, request_model: str, response_model: str
+    ) -> MetricAttributes:
+        """The metric attributes of requests with these tags and models, built once and shared."""
+        key = (id(tags), provider, operation, request_model, response_model)
+        found = self._metric_attributes.get(key)
+        if found is None or found.tags is not tags:  # `tags` kept in the entry: its id is not reused
+            if len(self._metric_attributes) >= _SHARED_ATTRIBUTES_LIMIT:
+                self._metric_attributes.clear()
+            found = MetricAttributes(
+                tags,
+                {
+                    names.PROVIDER: provider,
+                    names.OPERATION: operation,
+                    names.REQUEST_MODEL: request_model,
+                    names.RESPONSE_MODEL: response_model,
+                    **tags.metric_attributes,
+                },
+            )
+            self._metric_attributes[key] = found
+        return found
+
     def internal_error(self, where: str, exc: BaseException) -> None:
         """Count an error of ours; log it once per place. Never raises."""
         try:
@@ -122,6 +144,34 @@ class Recorder:
                 logger.warning("otel-ai-cost: internal error in %s (logged once): %r", where, exc, exc_info=exc)
         except Exception:  # noqa: S110 - telemetry about telemetry must not fail either
             pass
+
+
+_SHARED_ATTRIBUTES_LIMIT = 4096
+"""Distinct sets of metric attributes kept built; more (hostile model names, say) start over."""
+
+
+class MetricAttributes:
+    """The metric attributes of one kind of request, and each with one more attribute, built once.
+
+    The OpenTelemetry SDK copies the attributes a measurement is given and never changes them, so
+    every request of a kind records the same dicts; nobody may mutate them.
+    """
+
+    __slots__ = ("tags", "base", "_plus")
+
+    def __init__(self, tags: ResolvedTags, base: dict[str, Any]) -> None:
+        self.tags = tags
+        self.base = base
+        self._plus: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def plus(self, name: str, value: str) -> dict[str, Any]:
+        """`base` with `name: value` added."""
+        found = self._plus.get((name, value))
+        if found is None:
+            if len(self._plus) >= _SHARED_ATTRIBUTES_LIMIT:  # error types from exception names, say
+                self._plus.clear()
+            found = self._plus[name, value] = {**self.base, name: value}
+        return found
 
 
 class Call:
@@ -137,7 +187,7 @@ class Call:
         self._done = False
         self._lock = threading.Lock()
         # Tags belong to the code that sent the request, not to whoever finishes reading a stream.
-        self._tags = current_tags()
+        self._tags = _tag_snapshot()
         self._scopes: tuple[SpendScope, ...] = active_scopes()  # the budgets and workflows it was sent in
         if recorder.tag_budgets:
             self._scopes += tag_budgets_for(recorder, self._tags)
@@ -194,20 +244,22 @@ class Call:
         duration = time.perf_counter() - self.started
         tags = recorder.tag_policy.resolve(self._tags)
 
-        metric_attributes: dict[str, Any] = {
-            names.PROVIDER: facts.provider,
-            names.OPERATION: facts.operation,
-            names.REQUEST_MODEL: facts.request_model or facts.deployment or "unknown",
-            names.RESPONSE_MODEL: usage.response_model or usage.request_model or "unknown",
-            **tags.metric_attributes,
-        }
+        shared = recorder.metric_attributes(
+            tags,
+            facts.provider,
+            facts.operation,
+            facts.request_model or facts.deployment or "unknown",
+            usage.response_model or usage.request_model or "unknown",
+        )
+        metric_attributes = shared.base
         attributes.update(tags.span_attributes)
 
         if error_type is not None:
             attributes[names.ERROR_TYPE] = error_type
-            recorder.requests.add(1, {**metric_attributes, names.ERROR_TYPE: error_type})
+            error_attributes = shared.plus(names.ERROR_TYPE, error_type)
+            recorder.requests.add(1, error_attributes)
             if recorder.duration is not None:
-                recorder.duration.record(duration, {**metric_attributes, names.ERROR_TYPE: error_type})
+                recorder.duration.record(duration, error_attributes)
             if parsed is None:
                 if self._scopes:
                     add_request(self._scopes, 0.0, 0, 0)
@@ -235,16 +287,16 @@ class Call:
                 usage.output_tokens if tokens_known else 0,
             )
         if cost.priced:
-            cost_attributes = {**metric_attributes, names.COMMITMENT: cost.commitment}
+            cost_attributes = shared.plus(names.COMMITMENT, cost.commitment)
             recorder.cost.add(cost.total_usd, cost_attributes)
             recorder.list_cost.add(cost.list_usd, cost_attributes)
             if cost.savings_usd > 0:
                 recorder.savings.add(cost.savings_usd, cost_attributes)
         else:
-            recorder.unpriced.add(1, {**metric_attributes, names.UNPRICED_REASON: cost.unpriced_reason or "unknown"})
+            recorder.unpriced.add(1, shared.plus(names.UNPRICED_REASON, cost.unpriced_reason or "unknown"))
 
         if parsed.usage_found or usage.estimated:
-            self._record_tokens(usage, metric_attributes)
+            self._record_tokens(usage, shared)
         if usage.image_count:
             recorder.images.add(
                 usage.image_count,
@@ -255,7 +307,7 @@ class Call:
                 },
             )
 
-    def _record_tokens(self, usage: Usage, attributes: Mapping[str, Any]) -> None:
+    def _record_tokens(self, usage: Usage, shared: MetricAttributes) -> None:
         recorder = self.recorder
         by_type = (
             ("input", usage.input_tokens),
@@ -266,11 +318,11 @@ class Call:
         )
         for token_type, count in by_type:
             if count > 0:
-                recorder.tokens.add(count, {**attributes, names.COST_TOKEN_TYPE: token_type})
+                recorder.tokens.add(count, shared.plus(names.COST_TOKEN_TYPE, token_type))
         if recorder.token_usage is not None:
-            recorder.token_usage.record(usage.input_tokens, {**attributes, names.TOKEN_TYPE: "input"})
+            recorder.token_usage.record(usage.input_tokens, shared.plus(names.TOKEN_TYPE, "input"))
             if usage.output_tokens or usage.operation != "embeddings":
-                recorder.token_usage.record(usage.output_tokens, {**attributes, names.TOKEN_TYPE: "output"})
+                recorder.token_usage.record(usage.output_tokens, shared.plus(names.TOKEN_TYPE, "output"))
 
 
 CHARS_PER_TOKEN = 4
