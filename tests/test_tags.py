@@ -294,6 +294,23 @@ def test_tags_are_written_to_baggage_and_removed_after() -> None:
     assert dict(baggage.get_all()) == {}
 
 
+def test_tags_read_again_after_baggage_or_tags_change_and_results_are_not_shared() -> None:
+    # current_tags() keeps one snapshot per (baggage, tags() frame): any change of either must show.
+    with tags(team="search"):
+        first = current_tags()
+        first["team"] = "mutated by the caller"
+        assert current_tags() == {"team": "search"}  # a new dict each time, the snapshot untouched
+        with attached(baggage.set_baggage("ai.cost.feature", "from-baggage")):
+            assert current_tags() == {"team": "search", "feature": "from-baggage"}
+            with tags(team="inner"):
+                assert current_tags() == {"team": "inner", "feature": "from-baggage"}
+            assert current_tags() == {"team": "search", "feature": "from-baggage"}
+        assert current_tags() == {"team": "search"}
+        assert policy().resolve().tags == {"team": "search"}
+    assert current_tags() == {}
+    assert policy().resolve().tags == {}
+
+
 def test_outgoing_request_carries_tags_and_downstream_reads_them() -> None:
     carrier: dict[str, str] = {}
     with tags(team="search team", cost_center="cc-42"):
