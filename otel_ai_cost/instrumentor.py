@@ -165,10 +165,6 @@ def _wrapped_by(function: object, hooks_type: type) -> bool:
     Checked by what the wrapper calls, not by its proxy class: wrapt 2's wrappers are not instances
     of `wrapt.ObjectProxy`, and another instrumentation may have wrapped ours.
     """
-    for _ in range(16):
-        if isinstance(getattr(getattr(function, "_self_wrapper", None), "__self__", None), hooks_type):
-            return True
-        function = getattr(function, "__wrapped__", None)
-        if function is None:
-            return False
-    return False
+    from otel_ai_cost.transports.common import wrapper_owners
+
+    return any(isinstance(owner, hooks_type) for owner in wrapper_owners(function))

@@ -21,13 +21,19 @@ from urllib.parse import urlsplit
 import wrapt
 from botocore.eventstream import EventStream  # type: ignore[import-untyped]
 from botocore.response import StreamingBody  # type: ignore[import-untyped]
-from opentelemetry import context
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from otel_ai_cost.budgets import BudgetExceeded, check_before_send
 from otel_ai_cost.providers import bedrock
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.common import MAX_BUFFERED_BODY, enter_call, no_usage, sending
+from otel_ai_cost.transports.common import (
+    CappedBody,
+    exception_error,
+    no_usage,
+    send_in_call,
+    sending,
+    wrapper_owners,
+)
 
 SERVICE = "bedrock-runtime"
 
@@ -53,13 +59,11 @@ def uninstall(module: ModuleType) -> None:
 
 def _our_hooks(method: Any, *, outermost_only: bool = False) -> BotocoreHooks | None:
     """The live hooks of ours among the wrappers around `method` (wrapt's, or functools.wraps')."""
-    while method is not None:
-        hooks = getattr(getattr(method, "_self_wrapper", None), "__self__", None)
+    for hooks in wrapper_owners(method):
         if isinstance(hooks, BotocoreHooks) and hooks.enabled:
             return hooks
         if outermost_only:
             return None
-        method = getattr(method, "__wrapped__", None)
     return None
 
 
@@ -75,14 +79,7 @@ class BotocoreHooks:
         if begun is None:
             return wrapped(*args, **kwargs)
         call, request = begun
-        token = enter_call(call)
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(*_error(exc))
-            raise
-        finally:
-            context.detach(token)
+        response = send_in_call(call, wrapped, args, kwargs, error_of=_error)
         self._watch(call, request, response)
         return response
 
@@ -143,7 +140,7 @@ def _error(exc: BaseException) -> tuple[str, str]:
         code = (response.get("Error") or {}).get("Code")
         if isinstance(code, str) and code:
             return code, f"{type(exc).__qualname__}: {code}"
-    return type(exc).__qualname__, str(exc)[:200]
+    return exception_error(exc)
 
 
 def _content_length(body: Any) -> int | None:
@@ -170,8 +167,7 @@ class _Sink:
         self.response = response
         """The parsed response without its payload (headers, service tier), for a whole body."""
         self.stream_parser = request.stream_parser() if response is None else None
-        self.parts: list[bytes] | None = []
-        self.size = 0
+        self.whole_body = CappedBody()
         self.broken = False
         self.done_already = False
 
@@ -185,14 +181,8 @@ class _Sink:
             self.recorder.internal_error("botocore stream", exc)
 
     def body(self, chunk: bytes) -> None:
-        parts = self.parts
-        if parts is None or not chunk:
-            return
-        self.size += len(chunk)
-        if self.size > MAX_BUFFERED_BODY:
-            self.parts = None
-        else:
-            parts.append(chunk)
+        if chunk:
+            self.whole_body.add(chunk)
 
     def done(self) -> None:
         if self.done_already:
@@ -204,8 +194,7 @@ class _Sink:
                 if not self.broken:
                     parsed = self.stream_parser.finish()
             else:
-                body = b"".join(self.parts) if self.parts is not None else None
-                parsed = self.request.parse_response(self.response or {}, body)
+                parsed = self.request.parse_response(self.response or {}, self.whole_body.value())
         except Exception as exc:
             self.recorder.internal_error("botocore parse", exc)
         self.call.finish(parsed)

@@ -112,16 +112,38 @@ def enter_call(call: Call) -> Token[Context]:
     return context.attach(context.set_value(_SENDING, True, ctx))
 
 
-def send_in_call(call: Call, send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """`send(*args, **kwargs)` with the call's span current; an exception fails the call and goes on as is."""
+def exception_error(exc: BaseException) -> tuple[str, str]:
+    """`error.type` and the span status description of a call that raised `exc`."""
+    return type(exc).__qualname__, str(exc)[:200]
+
+
+def send_in_call(
+    call: Call,
+    send: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    error_of: Callable[[BaseException], tuple[str, str]] = exception_error,
+) -> Any:
+    """`send(*args, **kwargs)` with the call's span current; an exception fails the call (as
+    `error_of` describes it) and goes on as is."""
     token = enter_call(call)
     try:
         return send(*args, **kwargs)
     except BaseException as exc:
-        call.fail(type(exc).__qualname__, str(exc)[:200])
+        call.fail(*error_of(exc))
         raise
     finally:
         context.detach(token)
+
+
+def wrapper_owners(function: object) -> Iterator[object]:
+    """What each wrapper around `function` is bound to, outermost first (None for a level that is not
+    a wrapt wrapper, e.g. functools.wraps'): how a transport finds its own wrapper among others'."""
+    for _ in range(16):  # other instrumentations may wrap ours, or we theirs
+        if function is None:
+            return
+        yield getattr(getattr(function, "_self_wrapper", None), "__self__", None)
+        function = getattr(function, "__wrapped__", None)
 
 
 def no_usage(facts: RequestFacts) -> ParsedResponse:
@@ -137,17 +159,16 @@ def parse_whole(recorder: Recorder, protocol: WireProtocol, facts: RequestFacts,
         return no_usage(facts)
 
 
-class BufferedBody:
-    """A streamed JSON body (not SSE): kept until the end, then parsed whole."""
+class CappedBody:
+    """A body kept piece by piece until its end, unless it grows past `MAX_BUFFERED_BODY`."""
 
-    def __init__(self, recorder: Recorder, protocol: WireProtocol, facts: RequestFacts) -> None:
-        self.recorder = recorder
-        self.protocol = protocol
-        self.facts = facts
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
         self.parts: list[bytes] | None = []
         self.size = 0
 
-    def feed(self, chunk: bytes) -> None:
+    def add(self, chunk: bytes) -> None:
         if self.parts is None:
             return
         self.size += len(chunk)
@@ -156,10 +177,28 @@ class BufferedBody:
         else:
             self.parts.append(chunk)
 
+    def value(self) -> bytes | None:
+        """The whole body, or None when it was too large to keep."""
+        return None if self.parts is None else b"".join(self.parts)
+
+
+class BufferedBody:
+    """A streamed JSON body (not SSE): kept until the end, then parsed whole."""
+
+    def __init__(self, recorder: Recorder, protocol: WireProtocol, facts: RequestFacts) -> None:
+        self.recorder = recorder
+        self.protocol = protocol
+        self.facts = facts
+        self.body = CappedBody()
+
+    def feed(self, chunk: bytes) -> None:
+        self.body.add(chunk)
+
     def finish(self) -> ParsedResponse:
-        if self.parts is None:
+        body = self.body.value()
+        if body is None:
             return no_usage(self.facts)
-        return parse_whole(self.recorder, self.protocol, self.facts, b"".join(self.parts))
+        return parse_whole(self.recorder, self.protocol, self.facts, body)
 
 
 class Sink:
@@ -183,6 +222,11 @@ class Sink:
         then (and whenever `KEPT_BYTES` are kept): one pass over many events costs much less than
         one per chunk, and the result is the same for any chunking."""
         self.kept_bytes = 0
+
+    def take_decoded(self) -> None:
+        """The bytes handed on are already content-decoded (the HTTP library undid the encoding)."""
+        self.decoder = make_decoder(None)
+        self.broken = False
 
     def feed(self, chunk: bytes) -> None:
         self.kept.append(chunk)
@@ -221,7 +265,7 @@ class Sink:
 
     def failed(self, exc: BaseException) -> None:
         self.ended = True
-        self.call.fail(type(exc).__qualname__, str(exc)[:200])
+        self.call.fail(*exception_error(exc))
 
 
 def tee(chunks: Iterable[bytes], sink: Sink) -> Iterator[bytes]:

@@ -22,21 +22,18 @@ from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.common import (
     KEPT_BYTES,
-    MAX_BUFFERED_BODY,
     Outgoing,
     Sink,
     begin_call,
     enter_call,
+    exception_error,
     no_usage,
     parse_whole,
     send_in_call,
     tee,
 )
-from otel_ai_cost.transports.decoding import make_decoder
 
-__all__ = ["MAX_BUFFERED_BODY", "SendHooks"]
-_enter = enter_call
-"""The old name, for transports that import it from here."""
+__all__ = ["SendHooks"]
 
 
 class SendHooks:
@@ -68,7 +65,7 @@ class SendHooks:
         try:
             response = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            call.fail(type(exc).__qualname__, str(exc)[:200])
+            call.fail(*exception_error(exc))
             raise
         finally:
             context.detach(token)
@@ -94,8 +91,7 @@ class SendHooks:
             in_memory = getattr(response, "_content", None)
             if isinstance(in_memory, bytes):
                 # Built with its content (a mock or a cached response): no bytes will flow to tee.
-                sink.decoder = make_decoder(None)
-                sink.broken = False
+                sink.take_decoded()
                 sink.feed(in_memory)
                 sink.done()
                 return

@@ -29,7 +29,6 @@ from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.common import Outgoing, Sink, begin_call, no_usage, parse_whole, send_in_call, tee
-from otel_ai_cost.transports.decoding import make_decoder
 
 
 class RequestsHooks:
@@ -103,8 +102,7 @@ class _TeeRaw(wrapt.ObjectProxy[Any]):
         if self._self_decoded is None:
             self._self_decoded = decoded
             if decoded:
-                sink.decoder = make_decoder(None)  # urllib3 undid the Content-Encoding already
-                sink.broken = False
+                sink.take_decoded()  # urllib3 undid the Content-Encoding already
         elif self._self_decoded != decoded:
             sink.broken = True  # raw and decoded reads mixed: no whole body to parse
 
