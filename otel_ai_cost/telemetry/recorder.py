@@ -200,26 +200,23 @@ class Call:
             return True
 
     def finish(self, parsed: ParsedResponse) -> None:
-        if not self._claim():
-            return
-        attributes: dict[str, Any] = {}
-        try:
-            if parsed.error_type is not None:  # a stream that ended in an error event: failed, usage kept
-                self.span.set_status(Status(StatusCode.ERROR, parsed.error_type))
-            self._record(parsed.usage, parsed, attributes, error_type=parsed.error_type)
-        except Exception as exc:
-            self.recorder.internal_error("record", exc)
-        finally:
-            self._end(attributes)
+        """The response was read; a stream that ended in an error event is failed with its usage kept."""
+        self._complete(parsed.usage, parsed, parsed.error_type, parsed.error_type)
 
     def fail(self, error_type: str, description: str | None = None) -> None:
         """An HTTP error status or an exception: no cost, `error.type` set."""
+        self._complete(self.facts.usage(), None, error_type, description)
+
+    def _complete(
+        self, usage: Usage, parsed: ParsedResponse | None, error_type: str | None, description: str | None
+    ) -> None:
         if not self._claim():
             return
         attributes: dict[str, Any] = {}
         try:
-            self.span.set_status(Status(StatusCode.ERROR, description))
-            self._record(self.facts.usage(), None, attributes, error_type=error_type)
+            if error_type is not None:
+                self.span.set_status(Status(StatusCode.ERROR, description))
+            self._record(usage, parsed, attributes, error_type=error_type)
         except Exception as exc:
             self.recorder.internal_error("record", exc)
         finally:
