@@ -92,6 +92,8 @@ _AWS_SUFFIXES = (".amazonaws.com", ".api.aws", ".amazonaws.com.cn")
 BEDROCK_ANTHROPIC_API = AnthropicProtocol(BEDROCK)
 BEDROCK_OPENAI_API = OpenAIProtocol(BEDROCK)
 HOSTED: dict[str, tuple[str, WireProtocol]] = {
+    "api.openai.com": ("/v1/", OPENAI_API),
+    "api.anthropic.com": ("/v1/", ANTHROPIC_API),
     "api.groq.com": ("/openai/v1/", OpenAIProtocol("groq")),
     "api.mistral.ai": ("/v1/", OpenAIProtocol("mistral_ai")),
     "api.deepseek.com": ("/", OpenAIProtocol("deepseek")),  # documented with and without /v1
@@ -102,7 +104,8 @@ HOSTED: dict[str, tuple[str, WireProtocol]] = {
     "openrouter.ai": ("/api/v1/", OpenAIProtocol("openrouter")),
     "api.stability.ai": ("/v2beta/", StabilityProtocol()),
 }
-"""Built-in hosts served by one parser under one path prefix: host -> (prefix, parser)."""
+"""Built-in hosts served by one parser under one path prefix: host -> (prefix, parser). Hosts
+matched by pattern (Azure, Google, AWS, BFL) are in `_builtin`."""
 GEMINI_API = GeminiProtocol(GEMINI)
 VERTEX_AI_API = GeminiProtocol(VERTEX_AI)
 GEMINI_OPENAI_API = OpenAIProtocol(GEMINI)
@@ -148,10 +151,9 @@ class _Rule:
             if endpoint.matches(self.port, path):
                 return parser
         builtin = self.builtin
-        if builtin == "openai":
-            return OPENAI_API if path.startswith("/v1/") else None
-        if builtin == "anthropic":
-            return ANTHROPIC_API if path.startswith("/v1/") else None
+        hosted = HOSTED.get(builtin) if builtin else None
+        if hosted is not None:
+            return hosted[1] if path.startswith(hosted[0]) else None
         if builtin == "azure":
             return AZURE_OPENAI_API if "/openai/" in path else None
         if builtin == "gemini":
@@ -170,9 +172,6 @@ class _Rule:
             if path.startswith("/anthropic/v1/"):
                 return BEDROCK_ANTHROPIC_API
             return BEDROCK_OPENAI_API if path.startswith(("/v1/", "/openai/v1/")) else None
-        hosted = HOSTED.get(builtin) if builtin else None
-        if hosted is not None:
-            return hosted[1] if path.startswith(hosted[0]) else None
         return None
 
 
@@ -227,10 +226,8 @@ class Router:
 
 
 def _builtin(name: str) -> str | None:
-    if name == "api.openai.com":
-        return "openai"
-    if name == "api.anthropic.com":
-        return "anthropic"
+    if name in HOSTED:
+        return name
     if name.endswith(_AZURE_SUFFIXES):
         return "azure"
     if name in ("generativelanguage.googleapis.com", "generativelanguage.mtls.googleapis.com"):
@@ -241,8 +238,6 @@ def _builtin(name: str) -> str | None:
         or (name.startswith("aiplatform.") and name.endswith(".rep.googleapis.com"))  # aiplatform.{us,eu}.rep
     ):
         return "vertex"
-    if name in HOSTED:
-        return name
     if name.startswith(_BEDROCK_PREFIXES) and name.endswith(_AWS_SUFFIXES):  # bedrock-runtime.{region}...
         return "bedrock"
     if name.startswith("bedrock-mantle.") and name.endswith(_AWS_SUFFIXES):
