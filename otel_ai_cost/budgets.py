@@ -45,6 +45,8 @@ from otel_ai_cost.scopes import Spend, SpendScope, active_scopes
 from otel_ai_cost.telemetry import names
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
+
     from otel_ai_cost.telemetry.recorder import Recorder
 
 __all__ = [
@@ -245,14 +247,14 @@ def tag_budgets_for(recorder: Recorder, request_tags: Mapping[str, str] | None) 
     return tuple(entry for entry in recorder.tag_budgets if entry.matches(resolved))
 
 
-def check_before_send(recorder: Recorder) -> None:
+def check_before_send(recorder: Recorder, ctx: Context | None = None) -> None:
     """Check the budgets in force before a transport sends an AI request.
 
     Raises `BudgetExceeded` for the innermost spent budget with `on_exceed="raise"`: the transport
     must let it propagate and not send. Spent `warn` budgets log once. Every spent budget counts the
     request in `ai.cost.budget.exceeded`. Nothing else ever raises from here.
     """
-    scopes: tuple[SpendScope, ...] = active_scopes()
+    scopes: tuple[SpendScope, ...] = active_scopes(ctx)
     if recorder.tag_budgets:
         scopes += tag_budgets_for(recorder, None)
     if not scopes:

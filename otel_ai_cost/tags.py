@@ -39,6 +39,8 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.context.context import Context
 
+from otel_ai_cost.telemetry.context_keys import BAGGAGE_KEY
+
 if TYPE_CHECKING:
     from otel_ai_cost.config import Settings
 
@@ -84,8 +86,6 @@ _CACHE_SIZE: Final = 4096
 ENV_DEFAULT_TAGS: Final = "OTEL_AI_COST_DEFAULT_TAGS"
 
 _TAGS_KEY: Final = otel_context.create_key("otel_ai_cost.tags")
-# Where the API keeps baggage in a context: read directly, to tell one baggage object from another.
-_BAGGAGE_KEY: Final[str | None] = getattr(baggage, "_BAGGAGE_KEY", None)
 _NAME_BAD = re.compile(r"[^a-z0-9_]")
 # Control characters that are not whitespace (whitespace is collapsed below), invisible format and
 # bidi characters, and lone surrogates (which would make an OTLP export fail to encode).
@@ -174,12 +174,14 @@ class _TagSnapshot(dict[str, str]):
 _last_snapshot: tuple[object, object, _TagSnapshot] = (object(), object(), _TagSnapshot())
 
 
-def _tag_snapshot() -> Mapping[str, str]:
-    """`current_tags()` without the copy: a shared mapping that the caller must not mutate."""
+def _tag_snapshot(ctx: Context | None = None) -> Mapping[str, str]:
+    """`current_tags()` (of `ctx`, else the current context) without the copy: a shared mapping
+    that the caller must not mutate."""
     global _last_snapshot
     try:
-        ctx = otel_context.get_current()
-        bag = ctx.get(_BAGGAGE_KEY) if _BAGGAGE_KEY is not None else ctx  # an API without the key: per context
+        if ctx is None:
+            ctx = otel_context.get_current()
+        bag = ctx.get(BAGGAGE_KEY)  # read directly, to tell one baggage object from another
         frame = ctx.get(_TAGS_KEY)
         last_bag, last_frame, snapshot = _last_snapshot
         if bag is last_bag and frame is last_frame:

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
@@ -98,7 +99,10 @@ class Recorder:
         self._logged_errors: set[str] = set()
         self._metric_attributes: dict[tuple[int, str, str, str, str], MetricAttributes] = {}
 
-    def start(self, facts: RequestFacts, server_address: str, server_port: int | None) -> Call:
+    def start(
+        self, facts: RequestFacts, server_address: str, server_port: int | None, ctx: Context | None = None
+    ) -> Call:
+        """Open the call's span; `ctx` is the current context when the caller has already read it."""
         model = facts.request_model or facts.deployment
         span = self.tracer.start_span(
             f"{facts.operation} {model}" if model else facts.operation,
@@ -111,7 +115,7 @@ class Recorder:
                 **({names.SERVER_PORT: server_port} if server_port else {}),
             },
         )
-        return Call(self, facts, span)
+        return Call(self, facts, span, ctx)
 
     def metric_attributes(
         self, tags: ResolvedTags, provider: str, operation: str, request_model: str, response_model: str
@@ -179,7 +183,7 @@ class Call:
 
     __slots__ = ("recorder", "facts", "span", "started", "_done", "_lock", "_tags", "_scopes")
 
-    def __init__(self, recorder: Recorder, facts: RequestFacts, span: Span) -> None:
+    def __init__(self, recorder: Recorder, facts: RequestFacts, span: Span, ctx: Context | None = None) -> None:
         self.recorder = recorder
         self.facts = facts
         self.span = span
@@ -187,8 +191,8 @@ class Call:
         self._done = False
         self._lock = threading.Lock()
         # Tags belong to the code that sent the request, not to whoever finishes reading a stream.
-        self._tags = _tag_snapshot()
-        self._scopes: tuple[SpendScope, ...] = active_scopes()  # the budgets and workflows it was sent in
+        self._tags = _tag_snapshot(ctx)
+        self._scopes: tuple[SpendScope, ...] = active_scopes(ctx)  # the budgets and workflows it was sent in
         if recorder.tag_budgets:
             self._scopes += tag_budgets_for(recorder, self._tags)
 

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import Any, NamedTuple, TypeVar
 
-from opentelemetry import baggage, context, trace
+from opentelemetry import context
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 from otel_ai_cost.budgets import BudgetExceeded, check_before_send
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts, StreamParser, WireProtocol
 from otel_ai_cost.providers.routing import Router
+from otel_ai_cost.telemetry.context_keys import BAGGAGE_KEY, SPAN_KEY, instrumentation_enabled
 from otel_ai_cost.telemetry.names import TAG_PREFIX
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.decoding import Decoder, make_decoder
@@ -65,7 +65,8 @@ def begin_call(
     The body is read only for a request routed to an AI API. Never raises, except
     `BudgetExceeded` on purpose: a budget says the request must not be sent.
     """
-    if not is_instrumentation_enabled() or sending():
+    ctx = context.get_current()
+    if ctx.get(_SENDING) is not None or not instrumentation_enabled(ctx):
         return None
     try:
         outgoing = describe(request)
@@ -79,9 +80,9 @@ def begin_call(
         if facts is None:
             return None
         facts.request_bytes = len(body)
-        check_before_send(recorder)
+        check_before_send(recorder, ctx)
         port = outgoing.port or (443 if outgoing.scheme == "https" else 80)
-        return recorder.start(facts, outgoing.host, port), protocol
+        return recorder.start(facts, outgoing.host, port, ctx), protocol
     except BudgetExceeded:
         raise  # the one exception of ours the caller gets, on purpose: the request is not sent
     except Exception as exc:
@@ -100,16 +101,13 @@ def enter_call(call: Call) -> Token[Context]:
     Attribution tags travel as W3C baggage between the company's own services; an HTTP
     instrumentation that injects baggage must not hand them to the AI provider.
     """
-    ctx = trace.set_span_in_context(call.span)
-    entries = baggage.get_all(ctx)
-    if entries:
-        ours = [key for key in entries if key.startswith(TAG_PREFIX)]
-        if len(ours) == len(entries):
-            ctx = baggage.clear(ctx)  # only our tags (the usual case): one new context, not one per tag
-        else:
-            for key in ours:
-                ctx = baggage.remove_baggage(key, ctx)
-    return context.attach(context.set_value(_SENDING, True, ctx))
+    values = dict(context.get_current())  # one new context, not one per change (this is per request)
+    values[SPAN_KEY] = call.span
+    values[_SENDING] = True
+    entries = values.get(BAGGAGE_KEY)
+    if isinstance(entries, dict) and entries:
+        values[BAGGAGE_KEY] = {key: value for key, value in entries.items() if not str(key).startswith(TAG_PREFIX)}
+    return context.attach(Context(values))
 
 
 def exception_error(exc: BaseException) -> tuple[str, str]:
