@@ -51,6 +51,42 @@ class OpenAIStreamParser(SSEStreamParser):
         """The first event parsed had a `type` (Responses or image events): sniff for their final events."""
         self._content_events = 0
 
+    def feed(self, chunk: bytes) -> None:
+        events = 0 if self._closed or self._typed_stream else self._sse.plain_events(chunk)
+        if not events:
+            super().feed(chunk)
+            return
+        # Plain chat chunks (the tee hands over a whole stream, or 256 KiB of it, at once): what
+        # `_event` does with each, with one regex scan over them all instead of one call per event.
+        cursor = 0
+        while self._meta_attempts > 0 and cursor < len(chunk):
+            end = chunk.find(b"\n\n", cursor)
+            self._event(SSEEvent("message", chunk[cursor + 6 : end]))
+            cursor = end + 2
+            events -= 1
+        rest = cursor
+        for match in _WORTH_PARSING.finditer(chunk, cursor):
+            if self._typed_stream:
+                break
+            if match.start() < cursor:
+                continue  # a second match in an event already parsed
+            before = chunk.rfind(b"\n\n", cursor, match.start())
+            start = cursor if before < 0 else before + 2
+            end = chunk.find(b"\n\n", match.end())
+            self._chunk(chunk[start + 6 : end])
+            cursor = end + 2
+            events -= 1
+        end = len(chunk)
+        if self._typed_stream:  # a Responses or image event without its `event:` line: the rest one by one
+            events -= chunk.count(b"\n\n", cursor)
+            end = cursor
+            super().feed(chunk[cursor:])
+        # The events not parsed are content deltas, but for `[DONE]` (which a delta can't be: not JSON).
+        done = chunk.count(b"\n\ndata: [DONE]", max(rest - 2, 0), end)
+        if rest == 0 and chunk.startswith(b"data: [DONE]"):
+            done += 1
+        self._content_events += events - done
+
     def _build(self) -> ParsedResponse:
         parsed = self._result.build()
         parsed.content_events = self._content_events

@@ -192,6 +192,25 @@ class SSEReader:
         else:
             self._skip_lf = chunk[-1] == 0x0D
 
+    def plain_events(self, chunk: bytes) -> int:
+        """How many events `chunk` is when it is whole events of one `data: ` line each and this
+        reader is between events, else 0. When not 0, the caller may read them itself (`data: `
+        up to each blank line) instead of feeding them: they are what `feed` would return.
+
+        Checked with three scans in C, not line by line: no CR; `data: ` at the start, `\n\n` at the
+        end, and as many LFs as those and the `\n\ndata: ` between events hold, so no other line
+        break; none longer than the cap.
+        """
+        if self._lines or self._name or self._skip_lf or self._line.parts or len(chunk) > self._cap:
+            return 0
+        if not (chunk.startswith(b"data: ") and chunk.endswith(b"\n\n") and b"\r" not in chunk):
+            return 0
+        events = chunk.count(b"\n\ndata: ") + 1
+        if chunk.count(b"\n") != 2 * events:
+            return 0
+        self._first_line = False
+        return events
+
     def close(self) -> list[SSEEvent]:
         """End of stream: the last event, if one was left without its terminating blank line."""
         events = self.feed(b"\n") if self._line.parts else []
