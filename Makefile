@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench clean prometheus
+.PHONY: demo test bench clean prometheus valgrind
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +23,21 @@ prometheus:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
-test: $(BIN)/.installed prometheus
+# valgrind counts instructions for benchmarks/overhead_instructions.py (and its test).
+valgrind:
+	@command -v valgrind >/dev/null || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends valgrind >/dev/null; }
+
+test: $(BIN)/.installed prometheus valgrind
 	$(BIN)/ruff check otel_ai_cost tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed valgrind
 	$(BIN)/python benchmarks/pricing_bench.py
 	$(BIN)/python benchmarks/overhead_bench.py
+	$(BIN)/python benchmarks/overhead_instructions.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

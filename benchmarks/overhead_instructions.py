@@ -1,0 +1,158 @@
+"""The per-call comparison of overhead_bench.py counted in instructions, under valgrind's callgrind.
+
+CPU time on a shared machine moves by tens of percent between runs; the number of instructions
+an instrumented call executes does not. This runs the same four openai SDK calls over
+`httpx2.MockTransport` in one process under callgrind, in three modes each: uninstrumented, instrumented,
+and the floor (the same span and metric records by hand around the call, see overhead_bench.py),
+and counts the instructions of each block of calls. Overhead and floor are per-call differences
+to the uninstrumented block; the ratio is the one overhead_bench.py reports in time.
+
+Instructions do not see cache misses: a call's own work runs on caches the SDK's work has just
+cooled, so in time its share is larger than in instructions (overhead_bench.py shows both sides).
+
+    python benchmarks/overhead_instructions.py [--calls N] [--json FILE]
+
+Needs valgrind (`apt-get install valgrind`); about 2 minutes for the default 20 calls per block.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+MODES = ("baseline", "instrumented", "by hand")
+OVERHEAD_RATIO_TARGET = 1.5
+
+
+def boundary() -> None:
+    """A block ends here: callgrind is run with `--dump-before=getppid`, so this writes its counts."""
+    os.getppid()
+
+
+def child(calls: int) -> None:
+    """Under callgrind: print the label of each block, in the order of the dumps that count them."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import overhead_bench as bench
+
+    from otel_ai_cost import tags
+
+    sdk = bench.make_sdk()
+    with tags(team="search", feature="autocomplete"):
+        for scenario in bench.scenarios():
+            sdk.instrument()
+            for _ in range(3):
+                scenario.call()
+            span, start, records = bench.capture_records(sdk, scenario.call)
+            floor = bench.make_floor(sdk, span, start, records)
+            call: Callable[[], object] = scenario.call
+            for mode in MODES:
+                (sdk.instrument if mode == "instrumented" else sdk.uninstrument)()
+                run = (lambda call=call, floor=floor: floor(call)) if mode == "by hand" else call
+                run()  # untimed: caches of a new recorder filled
+                boundary()
+                print(json.dumps({"scenario": scenario.name, "mode": mode}), flush=True)
+                for _ in range(calls):
+                    run()
+                boundary()
+                print(json.dumps({"scenario": "setup", "mode": ""}), flush=True)
+    sdk.uninstrument()
+
+
+@dataclass
+class Counted:
+    scenario: str
+    baseline: float
+    """Instructions per uninstrumented call."""
+    overhead: float
+    floor: float
+
+    @property
+    def ratio(self) -> float:
+        return self.overhead / self.floor if self.floor > 0 else float("inf")
+
+
+def _instructions(dump: str) -> int:
+    with open(dump) as lines:
+        for line in lines:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise SystemExit(f"{dump}: no instruction total in this callgrind dump")
+
+
+def measure(calls: int) -> list[Counted]:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind): nothing to count with")
+    with tempfile.TemporaryDirectory(prefix="overhead-instructions-") as workdir:
+        out = os.path.join(workdir, "callgrind.out")
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            "--dump-before=getppid",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            str(calls),
+        ]
+        print(f"  .. running the four calls under callgrind ({calls} per block; about 2 minutes)", file=sys.stderr)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"the run under callgrind failed:\n{done.stderr[-2000:]}")
+        labels = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        dumps = sorted(glob.glob(out + ".*"), key=lambda name: int(name.rsplit(".", 1)[1]))
+        # Dump 1 counts the start-up, dump k + 1 the block after the k-th boundary, the file written
+        # at exit the block after the last one.
+        counts = [_instructions(dump) for dump in [*dumps[1:], out]]
+    if len(counts) < len(labels):
+        raise SystemExit(f"{len(counts)} callgrind dumps for {len(labels)} blocks: valgrind missed a boundary")
+    per_call: dict[str, dict[str, float]] = {}
+    for label, instructions in zip(labels, counts, strict=False):
+        if label["scenario"] != "setup":
+            per_call.setdefault(label["scenario"], {})[label["mode"]] = instructions / calls
+    return [
+        Counted(
+            scenario,
+            modes["baseline"],
+            modes["instrumented"] - modes["baseline"],
+            modes["by hand"] - modes["baseline"],
+        )
+        for scenario, modes in per_call.items()
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20, help="calls per block (default 20)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child)
+        return
+    if args.calls < 1:
+        parser.error("--calls must be at least 1")
+    results = measure(args.calls)
+    print("per-call instructions (callgrind), thousands; floor = one span + the same metric records by hand")
+    print(f"  {'scenario':<24}{'baseline':>10}{'overhead':>10}{'floor':>10}{'ratio':>8}")
+    for r in results:
+        per_call = f"{r.baseline / 1e3:>10.0f}{r.overhead / 1e3:>10.0f}{r.floor / 1e3:>10.0f}"
+        print(f"  {r.scenario:<24}{per_call}{r.ratio:>7.2f}x")
+    worst = max(results, key=lambda r: r.ratio)
+    verdict = "meets" if worst.ratio <= OVERHEAD_RATIO_TARGET else "MISSES"
+    print(f"  overhead <= {OVERHEAD_RATIO_TARGET}x floor in instructions: {verdict} (worst {worst.ratio:.2f}x)")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump([{**asdict(r), "ratio": r.ratio} for r in results], out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
