@@ -101,13 +101,19 @@ def enter_call(call: Call) -> Token[Context]:
     Attribution tags travel as W3C baggage between the company's own services; an HTTP
     instrumentation that injects baggage must not hand them to the AI provider.
     """
-    values = dict(context.get_current())  # one new context, not one per change (this is per request)
-    values[SPAN_KEY] = call.span
-    values[_SENDING] = True
-    entries = values.get(BAGGAGE_KEY)
-    if isinstance(entries, dict) and entries:
-        values[BAGGAGE_KEY] = {key: value for key, value in entries.items() if not str(key).startswith(TAG_PREFIX)}
-    return context.attach(Context(values))
+    current = context.get_current()
+    try:
+        values = dict(current)  # one new context, not one per change (this is per request)
+        values[SPAN_KEY] = call.span
+        values[_SENDING] = True
+        entries = values.get(BAGGAGE_KEY)
+        if isinstance(entries, dict) and entries:
+            values[BAGGAGE_KEY] = {key: value for key, value in entries.items() if not str(key).startswith(TAG_PREFIX)}
+        sent_in = Context(values)
+    except Exception as exc:  # a context someone filled with something strange: send it as it is
+        call.recorder.internal_error("context", exc)
+        sent_in = current
+    return context.attach(sent_in)
 
 
 def exception_error(exc: BaseException) -> tuple[str, str]:

@@ -371,6 +371,27 @@ def test_baggage_of_only_tags_is_not_sent_to_the_provider(telemetry: Telemetry) 
     assert dict(telemetry.one_span().attributes or {})["ai.cost.feature"] == "autocomplete"
 
 
+def test_a_context_that_cannot_be_copied_for_the_send_is_sent_as_it_is(telemetry: Telemetry) -> None:
+    """Baggage put in the context by hand with a key that fails `str()`: the request still goes
+    out, the caller gets its answer, the call is priced, and the error is ours, counted."""
+    from opentelemetry import context
+
+    from otel_ai_cost.telemetry.context_keys import BAGGAGE_KEY
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    token = context.attach(context.set_value(BAGGAGE_KEY, {Unprintable(): "x"}))
+    try:
+        answer = ask(client(handler()))
+    finally:
+        context.detach(token)
+    assert answer.choices[0].message.content == CHAT_RESPONSE["choices"][0]["message"]["content"]
+    assert dict(telemetry.one_span().attributes or {})["gen_ai.usage.input_tokens"] == 1200
+    assert telemetry.total("ai.cost.internal_errors", **{"ai.cost.error.where": "context"}) == 1
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 def test_compressed_stream(telemetry: Telemetry, encoding: str) -> None:
     import zlib
