@@ -58,6 +58,14 @@ def bare_path(path: str) -> str:
     return path.rstrip("/")
 
 
+def path_after(path: str, prefix: str) -> str | None:
+    """What follows `prefix` in the bare path (found anywhere: a gateway may put its own prefix before
+    it), or None when the path does not have it."""
+    path = bare_path(path)
+    start = path.find(prefix)
+    return None if start < 0 else path[start + len(prefix) :]
+
+
 @dataclass(slots=True)
 class ParsedResponse:
     usage: Usage

@@ -22,8 +22,8 @@ from otel_ai_cost.providers.base import (
     RequestFacts,
     StreamParser,
     WholeBodyParser,
-    bare_path,
     is_post,
+    path_after,
 )
 from otel_ai_cost.usage import Operation
 
@@ -46,12 +46,8 @@ class BFLProtocol(NamedProtocol):
     ) -> RequestFacts | None:
         if not is_post(method):
             return None
-        path = bare_path(path)
-        start = path.find(_PREFIX)
-        if start < 0:
-            return None
-        model = path[start + len(_PREFIX) :]
-        if not model.startswith("flux") or "/" in model:
+        model = path_after(path, _PREFIX)
+        if model is None or not model.startswith("flux") or "/" in model:
             return None  # get_result, credits, finetune management, ...
         fields = _json.load(body) or {}
         facts = RequestFacts(

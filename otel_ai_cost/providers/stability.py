@@ -29,8 +29,8 @@ from otel_ai_cost.providers.base import (
     RequestFacts,
     StreamParser,
     WholeBodyParser,
-    bare_path,
     is_post,
+    path_after,
 )
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.usage import Operation
@@ -59,11 +59,10 @@ class StabilityProtocol(NamedProtocol):
     ) -> RequestFacts | None:
         if not is_post(method):
             return None
-        path = bare_path(path)
-        start = path.find(_PREFIX)
-        if start < 0:
+        endpoint = path_after(path, _PREFIX)
+        if endpoint is None:
             return None
-        family, _, name = path[start + len(_PREFIX) :].partition("/")
+        family, _, name = endpoint.partition("/")
         if not name or "/" in name:
             return None
         if family == "generate":
