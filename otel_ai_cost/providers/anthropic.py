@@ -20,7 +20,7 @@ from typing import Any
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
-from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
+from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser, looks_like_sse
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
 ANTHROPIC = "anthropic"
@@ -56,10 +56,8 @@ class AnthropicProtocol(NamedProtocol):
     def parse_response(self, facts: RequestFacts, body: bytes) -> ParsedResponse:
         data = _json.load(body)
         if data is None:
-            if body.lstrip()[:6].startswith((b"event:", b"data:", b":")):
-                parser = self.stream_parser(facts)
-                parser.feed(body)
-                return parser.finish()
+            if looks_like_sse(body):
+                return self.stream_parser(facts).read_whole(body)
             return _Message(facts).build()
         message = _Message(facts)
         message.update(data)

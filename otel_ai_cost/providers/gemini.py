@@ -119,9 +119,7 @@ class GeminiProtocol(NamedProtocol):
             for chunk in _array_items(body):
                 response.update(chunk)
         elif start in (b"d", b"e", b":"):
-            parser = self.stream_parser(facts)
-            parser.feed(body)
-            return parser.finish()
+            return self.stream_parser(facts).read_whole(body)
         else:
             data = _json.load(body)
             if data is not None:

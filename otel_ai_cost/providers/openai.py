@@ -28,6 +28,7 @@ from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFa
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.providers.openai_response import IMAGE_OPERATIONS, TIERS, ResponseState
 from otel_ai_cost.providers.openai_stream import OpenAIStreamParser
+from otel_ai_cost.providers.sse import looks_like_sse
 from otel_ai_cost.usage import Operation, ServiceTier
 
 OPENAI = "openai"
@@ -110,10 +111,8 @@ class OpenAIProtocol(NamedProtocol):
     def parse_response(self, facts: RequestFacts, body: bytes) -> ParsedResponse:
         data = _json.load(body)
         if data is None:
-            if _looks_like_sse(body):
-                parser = self.stream_parser(facts)
-                parser.feed(body)
-                return parser.finish()
+            if looks_like_sse(body):
+                return self.stream_parser(facts).read_whole(body)
             return ResponseState(facts).build()
         result = ResponseState(facts)
         result.meta(data)
@@ -184,8 +183,3 @@ def _is_multipart(content_type: str | None, body: bytes) -> bool:
     if content_type:
         return content_type[:19].lower().startswith("multipart/")
     return body.startswith(b"--")
-
-
-def _looks_like_sse(body: bytes) -> bool:
-    start = body.lstrip()[:6]
-    return start.startswith((b"data:", b"event:", b":"))

@@ -267,6 +267,11 @@ class SSEReader:
         self._name = b""
 
 
+def looks_like_sse(body: bytes) -> bool:
+    """A body that is not JSON but starts like an event stream (after any whitespace)."""
+    return body.lstrip()[:6].startswith((b"data:", b"event:", b":"))
+
+
 class SSEStreamParser:
     """What every SSE stream parser shares: framing, and finishing once.
 
@@ -282,6 +287,11 @@ class SSEStreamParser:
             return
         for event in self._sse.feed(chunk):
             self._event(event)
+
+    def read_whole(self, body: bytes) -> ParsedResponse:
+        """The result of a stream handed over in one piece (a mock or a cached response read whole)."""
+        self.feed(body)
+        return self.finish()
 
     def finish(self) -> ParsedResponse:
         if not self._closed:
