@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import wrapt
 from botocore.eventstream import EventStream  # type: ignore[import-untyped]
 from botocore.response import StreamingBody  # type: ignore[import-untyped]
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry import context
 
 from otel_ai_cost.budgets import BudgetExceeded, check_before_send
 from otel_ai_cost.providers import bedrock
@@ -31,7 +31,7 @@ from otel_ai_cost.transports.common import (
     exception_error,
     no_usage,
     send_in_call,
-    sending,
+    steps_aside,
     wrapper_owners,
 )
 
@@ -89,7 +89,8 @@ class BotocoreHooks:
         try:
             if not self.enabled or instance._service_model.service_name != SERVICE:
                 return None
-            if not is_instrumentation_enabled() or sending():
+            ctx = context.get_current()
+            if steps_aside(ctx):
                 return None
             operation = args[0] if args else kwargs.get("operation_name")
             params = args[1] if len(args) > 1 else kwargs.get("api_params")
@@ -100,8 +101,8 @@ class BotocoreHooks:
                 return None
             url = urlsplit(instance.meta.endpoint_url or "")
             port = url.port or (443 if url.scheme == "https" else 80)
-            check_before_send(self.recorder)
-            return self.recorder.start(request.facts, url.hostname or "", port), request
+            check_before_send(self.recorder, ctx)
+            return self.recorder.start(request.facts, url.hostname or "", port, ctx), request
         except BudgetExceeded:
             raise  # the one exception of ours the caller gets, on purpose: the request is not sent
         except Exception as exc:

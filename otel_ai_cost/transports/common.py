@@ -66,7 +66,7 @@ def begin_call(
     `BudgetExceeded` on purpose: a budget says the request must not be sent.
     """
     ctx = context.get_current()
-    if ctx.get(_SENDING) is not None or not instrumentation_enabled(ctx):
+    if steps_aside(ctx):
         return None
     try:
         outgoing = describe(request)
@@ -90,9 +90,15 @@ def begin_call(
         return None
 
 
-def sending() -> bool:
+def sending(ctx: Context | None = None) -> bool:
     """A priced call is being sent in this context: whatever is sent inside it belongs to it."""
-    return context.get_value(_SENDING) is not None
+    return context.get_value(_SENDING, ctx) is not None
+
+
+def steps_aside(ctx: Context) -> bool:
+    """A transport leaves a request alone here: instrumentation is suppressed, or the request is
+    sent inside a call another transport is pricing."""
+    return sending(ctx) or not instrumentation_enabled(ctx)
 
 
 def enter_call(call: Call) -> Token[Context]:
