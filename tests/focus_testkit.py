@@ -23,6 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_testkit import metric_points
 
 from otel_ai_cost import AICostInstrumentor, PriceEngine, tags
 
@@ -82,15 +83,7 @@ class Workload:
         self.oai.chat.completions.create(model=UNKNOWN_MODEL, messages=CHAT)  # type: ignore[arg-type]
 
     def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        return [
-            point
-            for resource_metrics in (data.resource_metrics if data else [])
-            for scope in resource_metrics.scope_metrics
-            for metric in scope.metrics
-            if metric.name == name
-            for point in metric.data.data_points
-        ]
+        return metric_points(self.metrics, name)
 
     def run(self) -> list[ReadableSpan]:
         """2 search/answers o4-mini, 1 support/chatbot o4-mini, 1 search/answers PTU, 1 unpriced, 1 HTTP 429."""

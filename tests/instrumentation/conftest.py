@@ -13,6 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_testkit import metric_points
 
 from otel_ai_cost import AICostInstrumentor, PriceEngine
 
@@ -40,14 +41,7 @@ class Telemetry:
         return spans[0]
 
     def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        found = []
-        for resource_metrics in data.resource_metrics if data else []:
-            for scope in resource_metrics.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name == name:
-                        found.extend(metric.data.data_points)
-        return found
+        return metric_points(self.metrics, name)
 
     def total(self, name: str, **attributes: Any) -> float:
         return sum(p.value for p in self.points(name) if all(p.attributes.get(k) == v for k, v in attributes.items()))

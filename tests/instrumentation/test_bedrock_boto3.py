@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +28,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from eventstream_testkit import chunk_event, event, exception_event
+from otel_testkit import serving
 
 from otel_ai_cost import BudgetExceeded, budget, tags
 
@@ -87,14 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[FakeBedrock]:
-    fake = FakeBedrock()
-    thread = threading.Thread(target=fake.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeBedrock()) as fake:
         yield fake
-    finally:
-        fake.shutdown()
-        fake.server_close()
 
 
 def bedrock_client(server: FakeBedrock, attempts: int = 1) -> Any:

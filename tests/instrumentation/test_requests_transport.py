@@ -13,7 +13,6 @@ import gc
 import gzip
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +22,7 @@ import httpx
 import pytest
 import requests
 import wrapt
+from otel_testkit import serving
 
 from otel_ai_cost import AICostInstrumentor, BudgetExceeded, PriceEngine, budget, tags
 
@@ -163,14 +163,8 @@ class QuietServer(ThreadingHTTPServer):
 def server() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
     seen: list[tuple[str, str, bytes]] = []
     handler = type("RecordingHandler", (Handler,), {"seen": seen})
-    httpd = QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(QuietServer(("127.0.0.1", 0), handler)) as httpd:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def endpoint_map(base: str) -> str:

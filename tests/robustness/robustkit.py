@@ -11,20 +11,19 @@ collected first."""
 from __future__ import annotations
 
 import asyncio
-import socketserver
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_testkit import metric_points
 
 sys.path.append(str(Path(__file__).parent.parent / "instrumentation"))
 
@@ -90,15 +89,7 @@ class Instrumented:
     metrics: InMemoryMetricReader
 
     def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        return [
-            point
-            for resource_metrics in (data.resource_metrics if data else [])
-            for scope in resource_metrics.scope_metrics
-            for metric in scope.metrics
-            if metric.name == name
-            for point in metric.data.data_points
-        ]
+        return metric_points(self.metrics, name)
 
     def sums_by(self, name: str, *keys: str) -> dict[tuple[Any, ...], Any]:
         """A counter's values summed by the given attributes."""
@@ -142,18 +133,3 @@ def drain(stream: Any) -> list[str]:
     finally:
         stream.close()
     return seen
-
-
-ServerT = TypeVar("ServerT", bound=socketserver.BaseServer)
-
-
-@contextmanager
-def serving(server: ServerT) -> Iterator[ServerT]:
-    """A loopback server answering from its own thread until the block ends."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -22,7 +22,8 @@ from fuzzkit import HOSTILE_VALUES, fixture, garbage, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from robustkit import Instrumented, outcome, serving
+from otel_testkit import serving
+from robustkit import Instrumented, outcome
 from test_bedrock_boto3 import HAIKU_35, SONNET_45_GLOBAL, FakeBedrock, bedrock_client
 
 CONVERSE = json.loads(fixture("bedrock_converse_cache.json"))

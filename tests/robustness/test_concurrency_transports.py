@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import requests
-from robustkit import Instrumented, serving
+from otel_testkit import serving
+from robustkit import Instrumented
 from test_bedrock_boto3 import FakeBedrock, bedrock_client
 from test_concurrency_totals import CHAT, CHAT_COST
 from test_requests_garbage import URLS, Answer, GarbageServer, LoopbackAdapter

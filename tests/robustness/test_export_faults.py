@@ -29,6 +29,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from otel_testkit import serving
 from robustkit import SpanLedger
 
 from otel_ai_cost import AICostInstrumentor, PriceEngine
@@ -200,15 +201,11 @@ class _Holding(BaseHTTPRequestHandler):
 
 @contextmanager
 def stuck_collector() -> Iterator[StuckCollector]:
-    server = StuckCollector()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(StuckCollector()) as server:
+        try:
+            yield server
+        finally:
+            server.release.set()  # before the shutdown: a handler waiting on it holds the server
 
 
 def live_spans(ledger: SpanLedger) -> int:

@@ -26,8 +26,9 @@ from fuzzkit import garbage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from otel_testkit import serving
 from requests.adapters import HTTPAdapter
-from robustkit import Instrumented, outcome, serving
+from robustkit import Instrumented, outcome
 from test_caller_sees_the_same import CHAT, CHAT_CHUNKS, MESSAGE, MESSAGE_EVENTS, anthropic_stream, openai_stream
 from test_requests_transport import QuietServer
 
