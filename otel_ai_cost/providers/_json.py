@@ -8,6 +8,7 @@ non-empty string.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 MAX_TOKENS = 1_000_000_000
@@ -17,13 +18,25 @@ MAX_NAME = 256
 """Model names, ids and finish reasons are cut to this many characters."""
 
 
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner `json.loads` ends in, without the Python steps before it (a response is parsed on
+the caller's time)."""
+
+
 def load(body: bytes) -> dict[str, Any] | None:
     """The JSON object in `body`, or None when it is not one (empty, not JSON, a list, too deep)."""
     if not body:
         return None
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError, TypeError):
+        if body[0] == 0x7B and body[1:2] != b"\x00":
+            # What `json.loads` makes of bytes starting with `{` (UTF-8: a NUL next would make it UTF-16).
+            text = body.decode("utf-8", "surrogatepass")
+            value, end = _scan(text, 0)
+            if end != len(text) and text[end:].strip(" \t\n\r"):
+                return None  # more than whitespace after the object
+        else:
+            value = json.loads(body)
+    except (ValueError, RecursionError, TypeError, StopIteration):
         return None
     return value if isinstance(value, dict) else None
 
