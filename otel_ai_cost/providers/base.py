@@ -27,6 +27,8 @@ class RequestFacts:
     stream: bool = False
     stream_usage_requested: bool = False
     """OpenAI chat/completions: `stream_options.include_usage` was set."""
+    choices: int = 1
+    """OpenAI chat/completions: the choices asked for (`n`), each with its own finish reason."""
     image_count: int = 0
     image_size: str | None = None
     image_quality: str | None = None
@@ -74,7 +76,8 @@ class ParsedResponse:
     usage_found: bool = True
     """False when the response carried no usage (e.g. a stream without include_usage)."""
     content_events: int = field(default=0, compare=False)
-    """Streamed content deltas seen (about one token each): the output estimate without usage."""
+    """Streamed content deltas seen (about one token each): the output estimate without usage. Not
+    all are counted when the stream reports usage (an OpenAI stream read at its end only)."""
     error_type: str | None = None
     """The error a stream ended in after a successful HTTP status (an Anthropic `error` event,
     a Bedrock exception message): the call is recorded as failed, with the usage reported before."""

@@ -91,6 +91,7 @@ class OpenAIProtocol(NamedProtocol):
             facts.stream = fields.get("stream") is True
             options = obj(fields.get("stream_options"))
             facts.stream_usage_requested = options is not None and options.get("include_usage") is True
+            facts.choices = _json.count(fields.get("n"), 1)
             tier = fields.get("service_tier")
             if isinstance(tier, str):
                 facts.service_tier = TIERS.get(tier, ServiceTier.DEFAULT)

@@ -49,6 +49,15 @@ class ResponseState:
         self.size: str | None = None
         self.quality: str | None = None
 
+    def copy(self) -> ResponseState:
+        """A copy that changes to this state leave alone."""
+        other = ResponseState(self.facts)
+        for name in ResponseState.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.usages = list(self.usages)
+        other.finish = dict(self.finish)
+        return other
+
     def meta(self, data: dict[str, Any]) -> None:
         model = text(data.get("model"))
         if model is not None:

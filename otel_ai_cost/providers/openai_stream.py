@@ -9,6 +9,11 @@
 
 Those large final events may pass the SSE reader's cap: usage is then read from the tail it
 keeps (see `sse`).
+
+A buffer of whole events (the tee hands over the whole stream, or 256 KiB of it) is not read event
+by event: a chat stream of one choice whose last events hold a usage object (`include_usage`,
+Groq, vLLM) is read only there, and any other buffer of plain `data:` events is searched in one
+scan for the events worth parsing. Both give what reading every event gives (see `_read_ends`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ _WORTH_PARSING = re.compile(rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*")')
 """Chunks worth parsing: a usage object, or a finish reason that is not null (one search per
 content delta). Keys inside JSON strings are escaped, \\", so content that mentions them does not
 match."""
+_OBJECT_VALUE = re.compile(rb"\s*:\s*\{")
+_USAGE_TRIES = 4
+"""`"usage"` keys looked at from the end for an object: chunks before the last have `"usage":null`."""
+_TAIL_BYTES = 16 << 10
+"""How far from the end a usage object is looked for (a stream without one is not searched whole)."""
+_TAIL_EVENTS = 2
+"""Events read before the last usage one: the finish reason's chunk comes just before it."""
 _DECODER = json.JSONDecoder()
 _STRING_FIELD = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
@@ -50,8 +62,42 @@ class OpenAIStreamParser(SSEStreamParser):
         self._typed_stream = False
         """The first event parsed had a `type` (Responses or image events): sniff for their final events."""
         self._content_events = 0
+        self._one_choice = facts.choices == 1
+        """Only the ends of the stream need reading when they hold its usage (see `_read_ends`)."""
 
     def feed(self, chunk: bytes) -> None:
+        if self._one_choice and not (self._closed or self._typed_stream):
+            tail = _tail_start(chunk) if self._sse.between_events() else -1
+            if tail > 0:
+                self._read_ends(chunk, tail)
+                return
+        self._read_events(chunk)
+
+    def _read_ends(self, chunk: bytes, tail: int) -> None:
+        """Whole events with a usage object in the last few: those last events, from `tail` on. When
+        they say the usage, the finish reason and the model, the events before are not read: in a
+        chat stream of one choice they can only be content deltas, or usage and names that the last
+        ones supersede (the first events are read when they hold an id or tier the last ones lack).
+        Else every event is read, from the state before."""
+        before, attempts, content_events = self._result, self._meta_attempts, self._content_events
+        result = self._result = before.copy()
+        result.usages.clear()
+        result.finish.clear()
+        self._meta_attempts = 0
+        self._read_events(chunk[tail:])
+        if (
+            result.usages
+            and result.finish
+            and not self._typed_stream
+            and (attempts <= 0 or (result.model is not None and not _first_events_add(chunk, tail, attempts, result)))
+        ):
+            return
+        self._result, self._meta_attempts, self._typed_stream = before, attempts, False
+        self._content_events = content_events
+        self._read_events(chunk)
+
+    def _read_events(self, chunk: bytes) -> None:
+        """Every event of `chunk`."""
         events = 0 if self._closed or self._typed_stream else self._sse.plain_events(chunk)
         if not events:
             super().feed(chunk)
@@ -200,6 +246,41 @@ class OpenAIStreamParser(SSEStreamParser):
         status = _first_string(raw, "status")
         if status is not None:
             result.status({"status": status, "incomplete_details": {"reason": _first_string(raw, "reason")}})
+
+
+def _tail_start(chunk: bytes) -> int:
+    """Where the last events of `chunk` start when it is whole events (no CR) with a usage object near
+    its end: the event of the last usage and the `_TAIL_EVENTS` before it. Else -1."""
+    if not chunk.endswith(b"\n\n") or b"\r" in chunk:
+        return -1
+    end = len(chunk)
+    lowest = max(0, end - _TAIL_BYTES)
+    for _ in range(_USAGE_TRIES):
+        at = chunk.rfind(b'"usage"', lowest, end)
+        if at < 0:
+            return -1
+        if _OBJECT_VALUE.match(chunk, at + 7):
+            break
+        end = at
+    else:
+        return -1
+    for _ in range(_TAIL_EVENTS + 1):
+        at = chunk.rfind(b"\n\n", 0, at)
+        if at < 0:
+            return -1
+    return at + 2
+
+
+def _first_events_add(chunk: bytes, tail: int, events: int, result: ResponseState) -> bool:
+    """The first `events` events before `tail` may say an id or service tier `result` lacks."""
+    end = 0
+    for _ in range(events):
+        end = chunk.find(b"\n\n", end, tail) + 2
+        if end < 2:
+            end = tail
+            break
+    first = chunk[:end]
+    return (result.response_id is None and b'"id"' in first) or (result.tier is None and b'"service_tier"' in first)
 
 
 def _sniff_usage_event(raw: bytes) -> bool:

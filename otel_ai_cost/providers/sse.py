@@ -201,7 +201,7 @@ class SSEReader:
         end, and as many LFs as those and the `\n\ndata: ` between events hold, so no other line
         break; none longer than the cap.
         """
-        if self._lines or self._name or self._skip_lf or self._line.parts or len(chunk) > self._cap:
+        if not self.between_events() or len(chunk) > self._cap:
             return 0
         if not (chunk.startswith(b"data: ") and chunk.endswith(b"\n\n") and b"\r" not in chunk):
             return 0
@@ -210,6 +210,10 @@ class SSEReader:
             return 0
         self._first_line = False
         return events
+
+    def between_events(self) -> bool:
+        """Nothing of an event is pending: the next byte fed starts a line of a new event."""
+        return not (self._lines or self._name or self._skip_lf or self._line.parts)
 
     def close(self) -> list[SSEEvent]:
         """End of stream: the last event, if one was left without its terminating blank line."""

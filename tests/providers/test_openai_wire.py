@@ -96,12 +96,18 @@ def test_stream_parses_only_events_that_can_carry_usage(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(_json, "load", counting_load)
     parse_stream(OPENAI.stream_parser(facts), [fixture("openai_chat_stream_usage.sse")])
-    # the first chunk (model, id), the finish_reason chunk and the usage chunk; not the 4 content deltas
+    # the finish_reason chunk and the usage chunk, which name the model and id too; not the content deltas
+    assert len(parsed_events) == 2
+
+    parsed_events.clear()
+    facts.choices = 2  # n=2: every event is searched, and the first chunk parsed for the model and id
+    parse_stream(OPENAI.stream_parser(facts), [fixture("openai_chat_stream_usage.sse")])
     assert len(parsed_events) == 3
 
 
 def test_n_choices_finish_reasons_in_choice_order() -> None:
     facts = facts_for(OPENAI, "/v1/chat/completions", {"model": "gpt-4o-mini", "n": 2, "stream": True})
+    assert facts.choices == 2
     chunk = (
         '{{"id":"c1","model":"gpt-4o-mini-2024-07-18","choices":[{{"index":{i},"delta":{{}},"finish_reason":"{r}"}}]}}'
     )

@@ -1,8 +1,14 @@
-"""The OpenAI stream parser reads a buffer of plain `data:` events in one scan (`OpenAIStreamParser.feed`):
-whatever the events hold, that gives exactly what reading them one at a time gives.
+"""The OpenAI stream parser's two shortcuts over a buffer of whole events (`OpenAIStreamParser.feed`):
+whatever the events hold, they give what reading the events one at a time gives.
+
+- One scan: a buffer of plain `data:` events is searched once for the events worth parsing.
+- Ends only: when the last events hold a usage object, a one-choice stream is read at its start and
+  its end, and the events between are not read. The result is the same for any stream of chat
+  chunks of one choice. The count of content deltas (the output estimate of a stream without usage)
+  is not needed then, and is not counted.
 
 The reference is the same stream fed a byte at a time (and cut inside its first event), which
-never takes the one-scan path: each piece leaves the SSE reader inside an event.
+takes neither shortcut: each piece leaves the SSE reader inside an event.
 """
 
 from __future__ import annotations
@@ -10,14 +16,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.openai import OpenAIProtocol
+from otel_ai_cost.providers.openai_stream import OpenAIStreamParser
 
 PROTOCOL = OpenAIProtocol()
 FACTS = RequestFacts(provider="openai", operation="chat", request_model="gpt-4o-mini", stream=True)
+MANY_CHOICES = RequestFacts(provider="openai", operation="chat", request_model="gpt-4o-mini", stream=True, choices=3)
+"""`n=3`: every event is read (one scan)."""
 
 # Text that looks like what the one-scan path searches for, as content (escaped by JSON) and as keys.
 TRICKY_TEXT = [
@@ -40,9 +50,11 @@ usage = st.fixed_dictionaries(
 
 
 @st.composite
-def chunk(draw: st.DrawFn) -> Any:
-    """One event of a chat stream, or something else a server or proxy might put in one."""
-    kind = draw(st.sampled_from(["delta", "delta", "delta", "finish", "usage", "groq", "typed", "done", "junk"]))
+def chunk(draw: st.DrawFn, one_choice: bool = False) -> Any:
+    """One event of a chat stream, or something else a server or proxy might put in one; with
+    `one_choice`, chat chunks of choice 0 (and junk)."""
+    kinds = ["delta", "delta", "delta", "finish", "usage", "groq", "done", "junk"]
+    kind = draw(st.sampled_from(kinds if one_choice else [*kinds, "typed"]))
     if kind == "done":
         return "[DONE]"
     if kind == "junk":
@@ -55,7 +67,7 @@ def chunk(draw: st.DrawFn) -> Any:
             "delta": {"content": draw(text)},
             "finish_reason": draw(st.sampled_from(["stop", "length"])) if kind == "finish" else None,
         }
-        for index in range(draw(st.integers(0, 2)))
+        for index in range(draw(st.integers(0, 1 if one_choice else 2)))
     ]
     event: dict[str, Any] = {"id": "chatcmpl-1", "model": draw(st.sampled_from(["gpt-4o-mini", "gpt-4o"]))}
     event["choices"] = choices
@@ -78,12 +90,19 @@ def stream_of(events: list[Any], spaced: bool) -> bytes:
     )
 
 
-def parse(pieces: list[bytes]) -> tuple[ParsedResponse, int]:
-    parser = PROTOCOL.stream_parser(FACTS)
+def parse(pieces: list[bytes], facts: RequestFacts = MANY_CHOICES) -> tuple[ParsedResponse, int]:
+    parser = PROTOCOL.stream_parser(facts)
     for piece in pieces:
         parser.feed(piece)
     parsed = parser.finish()
     return parsed, parsed.content_events
+
+
+def buffers_of(stream: bytes, buffers: int) -> list[bytes]:
+    """The tee hands over the whole stream, or several buffers of whole events."""
+    ends = [index for index in range(len(stream)) if stream.startswith(b"\n\n", index)]
+    cuts = sorted({ends[(k * len(ends)) // (buffers + 1)] + 2 for k in range(1, buffers + 1)} if ends else set())
+    return [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,15 +110,25 @@ def parse(pieces: list[bytes]) -> tuple[ParsedResponse, int]:
 def test_one_scan_reads_what_one_event_at_a_time_reads(events: list[Any], spaced: bool, buffers: int) -> None:
     stream = stream_of(events, spaced)
     one_at_a_time = parse([stream[i : i + 1] for i in range(len(stream))])
-    # The tee hands over the whole stream, or several buffers of whole events.
-    ends = [index for index in range(len(stream)) if stream.startswith(b"\n\n", index)]
-    cuts = sorted({ends[(k * len(ends)) // (buffers + 1)] + 2 for k in range(1, buffers + 1)} if ends else set())
-    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
-    assert parse(pieces) == one_at_a_time
+    assert parse(buffers_of(stream, buffers)) == one_at_a_time
     assert parse([stream]) == one_at_a_time
 
 
-def test_the_bench_stream_takes_the_one_scan_path_and_agrees() -> None:
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(chunk(one_choice=True), min_size=1, max_size=12), st.booleans(), st.integers(0, 3))
+def test_reading_the_ends_of_a_one_choice_stream_reads_what_every_event_says(
+    events: list[Any], spaced: bool, buffers: int
+) -> None:
+    stream = stream_of(events, spaced)
+    reference, reference_content = parse([stream[i : i + 1] for i in range(len(stream))], FACTS)
+    for pieces in (buffers_of(stream, buffers), [stream]):
+        parsed, content = parse(pieces, FACTS)
+        assert parsed == reference
+        if not parsed.usage_found:
+            assert content == reference_content
+
+
+def bench_stream() -> bytes:
     """A 50-chunk stream as api.openai.com sends it: model, finish reason, usage and 48 content deltas."""
     deltas = [
         {"id": "c", "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "delta": {"content": f" w{i}"}}]}
@@ -107,11 +136,79 @@ def test_the_bench_stream_takes_the_one_scan_path_and_agrees() -> None:
     ]
     finish = {"id": "c", "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "finish_reason": "stop"}]}
     last = {"id": "c", "model": "gpt-4o-mini-2024-07-18", "choices": [], "usage": {"prompt_tokens": 1000}}
-    stream = stream_of([*deltas, finish, last, "[DONE]"], spaced=False)
-    parser = PROTOCOL.stream_parser(FACTS)
+    return stream_of([*deltas, finish, last, "[DONE]"], spaced=False)
+
+
+def test_the_bench_stream_takes_the_one_scan_path_and_agrees() -> None:
+    stream = bench_stream()
+    parser = PROTOCOL.stream_parser(MANY_CHOICES)
     assert parser._sse.plain_events(stream)  # the path under test is taken for this stream
     whole, content = parse([stream])
     assert (whole, content) == parse([stream[i : i + 1] for i in range(len(stream))])
     assert content == 47  # the first delta is parsed for the model and id, the other 47 are counted
     assert whole.usage.input_tokens == 1000
     assert whole.finish_reasons == ("stop",)
+
+
+def read_pieces(monkeypatch: pytest.MonkeyPatch, stream: bytes) -> tuple[ParsedResponse, list[bytes]]:
+    """The result of the whole stream, and the pieces of it the parser read event by event."""
+    read: list[bytes] = []
+    every_event = OpenAIStreamParser._read_events
+
+    def read_events(parser: OpenAIStreamParser, chunk: bytes) -> None:
+        read.append(chunk)
+        every_event(parser, chunk)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(OpenAIStreamParser, "_read_events", read_events)
+        parsed, _ = parse([stream], FACTS)
+    assert parsed == parse([stream[i : i + 1] for i in range(len(stream))], FACTS)[0]
+    return parsed, read
+
+
+def events_of(stream: bytes) -> list[bytes]:
+    return [event + b"\n\n" for event in stream.split(b"\n\n")[:-1]]
+
+
+def test_one_choice_bench_stream_is_read_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = bench_stream()
+    whole, read = read_pieces(monkeypatch, stream)
+    # The last four events: the last delta, finish, usage, [DONE]; the model and id are in them.
+    assert read == [b"".join(events_of(stream)[-4:])]
+    assert whole.usage.input_tokens == 1000
+    assert whole.finish_reasons == ("stop",)
+    assert whole.usage.response_model == "gpt-4o-mini-2024-07-18"
+
+
+def chat_event(**fields: Any) -> dict[str, Any]:
+    return {"id": "c", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": "w"}}], **fields}
+
+
+FINISH = {"choices": [{"index": 0, "finish_reason": "stop"}]}
+USAGE = {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+
+
+def test_first_events_are_read_for_a_tier_the_last_ones_lack(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = chat_event(service_tier="flex")
+    stream = stream_of([first, *[chat_event()] * 6, chat_event(**FINISH), chat_event(**USAGE)], spaced=False)
+    whole, read = read_pieces(monkeypatch, stream)
+    assert whole.usage.service_tier == "flex"
+    assert read[-1] == stream  # the end said no tier: every event read
+
+
+def test_a_stream_whose_last_events_name_no_model_is_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    unnamed = {"choices": [{"index": 0, "delta": {"content": "w"}}]}
+    first = {"model": "gpt-4o", **unnamed}
+    stream = stream_of([first, *[unnamed] * 6, {**unnamed, **FINISH}, USAGE], spaced=False)
+    whole, read = read_pieces(monkeypatch, stream)
+    assert whole.usage.response_model == "gpt-4o"
+    assert read[-1] == stream
+
+
+def test_azure_first_event_without_model_or_id_is_not_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure OpenAI's first event holds only the prompt filter results."""
+    filters = {"choices": [], "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}
+    stream = stream_of([filters, *[chat_event()] * 6, chat_event(**FINISH), chat_event(**USAGE), "[DONE]"], False)
+    whole, read = read_pieces(monkeypatch, stream)
+    assert read == [b"".join(events_of(stream)[-4:])]
+    assert (whole.usage.input_tokens, whole.usage.output_tokens, whole.finish_reasons) == (7, 3, ("stop",))
