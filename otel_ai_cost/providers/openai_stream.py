@@ -43,8 +43,8 @@ _USAGE_TRIES = 4
 """`"usage"` keys looked at from the end for an object: chunks before the last have `"usage":null`."""
 _TAIL_BYTES = 16 << 10
 """How far from the end a usage object is looked for (a stream without one is not searched whole)."""
-_TAIL_EVENTS = 2
-"""Events read before the last usage one: the finish reason's chunk comes just before it."""
+_TAIL_EVENTS = 1
+"""Events read before the last usage one: the finish reason's chunk comes just before it (or is it)."""
 _DECODER = json.JSONDecoder()
 _STRING_FIELD = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')

@@ -13,6 +13,8 @@ Decoder = Callable[[bytes], bytes]
 
 def make_decoder(content_encoding: str | None) -> Decoder | None:
     """A chunk decoder for the header value, the identity for none, None when we cannot decode it."""
+    if not content_encoding:
+        return _identity
     encodings = [e.strip().lower() for e in (content_encoding or "").split(",") if e.strip()]
     encodings = [e for e in encodings if e != "identity"]
     if not encodings:

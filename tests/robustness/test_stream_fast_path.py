@@ -173,8 +173,8 @@ def events_of(stream: bytes) -> list[bytes]:
 def test_one_choice_bench_stream_is_read_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = bench_stream()
     whole, read = read_pieces(monkeypatch, stream)
-    # The last four events: the last delta, finish, usage, [DONE]; the model and id are in them.
-    assert read == [b"".join(events_of(stream)[-4:])]
+    # The last three events: finish, usage, [DONE]; the model and id are in them.
+    assert read == [b"".join(events_of(stream)[-3:])]
     assert whole.usage.input_tokens == 1000
     assert whole.finish_reasons == ("stop",)
     assert whole.usage.response_model == "gpt-4o-mini-2024-07-18"
@@ -210,5 +210,5 @@ def test_azure_first_event_without_model_or_id_is_not_needed(monkeypatch: pytest
     filters = {"choices": [], "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}
     stream = stream_of([filters, *[chat_event()] * 6, chat_event(**FINISH), chat_event(**USAGE), "[DONE]"], False)
     whole, read = read_pieces(monkeypatch, stream)
-    assert read == [b"".join(events_of(stream)[-4:])]
+    assert read == [b"".join(events_of(stream)[-3:])]
     assert (whole.usage.input_tokens, whole.usage.output_tokens, whole.finish_reasons) == (7, 3, ("stop",))
