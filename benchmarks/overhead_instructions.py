@@ -7,6 +7,9 @@ and the floor (the same span and metric records by hand around the call, see ove
 and counts the instructions of each block of calls. Overhead and floor are per-call differences
 to the uninstrumented block; the ratio is the one overhead_bench.py reports in time.
 
+Every block starts after `gc.collect()`: collections of the young generations that a block's
+allocations cause are counted in it; a full collection, whose cost is the whole heap's, is not.
+
 Instructions do not see cache misses: a call's own work runs on caches the SDK's work has just
 cooled, so in time its share is larger than in instructions (overhead_bench.py shows both sides).
 
@@ -18,6 +21,7 @@ Needs valgrind (`apt-get install valgrind`); about 2 minutes for the default 20 
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import json
 import os
@@ -57,6 +61,9 @@ def child(calls: int) -> None:
                 (sdk.instrument if mode == "instrumented" else sdk.uninstrument)()
                 run = (lambda call=call, floor=floor: floor(call)) if mode == "by hand" else call
                 run()  # untimed: caches of a new recorder filled
+                # Each block starts from a collected heap: a collection of the whole heap (millions of
+                # instructions, every few hundred calls) would otherwise land in one block by chance.
+                gc.collect()
                 boundary()
                 print(json.dumps({"scenario": scenario.name, "mode": mode}), flush=True)
                 for _ in range(calls):
