@@ -1,4 +1,5 @@
-"""Reading untrusted JSON: one `json.loads`, then typed accessors that never raise.
+"""Reading untrusted JSON: one `json.loads` (the base64 payloads of a large body jumped over, not
+decoded), then typed accessors that never raise.
 
 A wrong-typed value reads as missing: a token count must be a non-negative integer (an integral
 float is accepted, a bool or a string is not) no larger than `MAX_TOKENS`; a name must be a
@@ -8,6 +9,7 @@ non-empty string.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +25,25 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 the caller's time)."""
 
 
+_PAYLOAD = re.compile(rb'"(?:data|url|image_url|file_data|b64_json|embedding|result)"\s*:\s*"')
+"""A key whose string value no parser here reads, with its colon and the value's opening quote: the
+base64 of images, audio, files and embeddings, in requests (`image_url`, Anthropic's and Gemini's
+`data`) and responses (`b64_json`, `embedding`, a Responses image's `result`)."""
+SKIM_ABOVE = 4096
+"""Bodies larger than this have their payload strings jumped over (below, the search costs more
+than it saves)."""
+
+
 def load(body: bytes) -> dict[str, Any] | None:
-    """The JSON object in `body`, or None when it is not one (empty, not JSON, a list, too deep)."""
+    """The JSON object in `body`, or None when it is not one (empty, not JSON, a list, too deep).
+
+    In a body over `SKIM_ABOVE` bytes, the string values of payload keys (`_PAYLOAD`) read as "" and
+    are neither decoded nor checked: the megabytes of an image are jumped over in C, not parsed.
+    """
     if not body:
         return None
+    if len(body) > SKIM_ABOVE:
+        body = _without_payloads(body)
     try:
         if body[0] == 0x7B and body[1:2] != b"\x00":
             # What `json.loads` makes of bytes starting with `{` (UTF-8: a NUL next would make it UTF-16).
@@ -39,6 +56,27 @@ def load(body: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError, TypeError, StopIteration):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _without_payloads(body: bytes) -> bytes:
+    """`body` with the string values of payload keys emptied (those with an escape in them are kept:
+    their first quote may not end them)."""
+    pieces: list[bytes] = []
+    cursor = 0
+    match = _PAYLOAD.search(body)
+    while match is not None:
+        start = match.end()
+        end = body.find(b'"', start)
+        if end < 0:
+            break
+        if body.find(b"\\", start, end) < 0:
+            pieces.append(body[cursor:start])
+            cursor = end
+        match = _PAYLOAD.search(body, end + 1)
+    if not pieces:
+        return body
+    pieces.append(body[cursor:])
+    return b"".join(pieces)
 
 
 def obj(value: object) -> dict[str, Any] | None:

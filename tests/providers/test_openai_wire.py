@@ -329,6 +329,15 @@ def test_gpt_image_1_tokens_and_the_size_quality_it_reports() -> None:
     )
 
 
+def test_gpt_image_1_image_of_megabytes_is_jumped_over_with_the_same_result() -> None:
+    facts = facts_for(OPENAI, "/v1/images/generations", {"model": "gpt-image-1", "prompt": "poster"})
+    recorded = json.loads(fixture("openai_gpt_image_1.json"))
+    recorded["data"][0]["b64_json"] = "iVBORw0KGgo" * 200_000  # a 2.2 MB image, as gpt-image-1 sends
+    whole = json.dumps(recorded).encode()
+    assert OPENAI.parse_response(facts, whole) == OPENAI.parse_response(facts, fixture("openai_gpt_image_1.json"))
+    assert OPENAI.parse_response(facts, whole).usage.output_image_tokens == 6240
+
+
 def test_image_edit_multipart() -> None:
     body = fixture("openai_image_edit_request.multipart")
     content_type = "multipart/form-data; boundary=a6f1c0e9b3d24f7c8e5a1b2c3d4e5f60"
