@@ -19,7 +19,9 @@ Three targets, each reported as "meets" or "misses":
 
 Times are CPU time of the process (time spent descheduled on a busy machine does not count):
 medians over alternating adjacent blocks, the overhead being the median of the differences of
-adjacent blocks. The exit status is 0 whatever the figures, unless `--check` is given.
+adjacent blocks. Each ratio comes with a 90 % bootstrap interval over the pairs of blocks: how far
+the noise of the run reaches (the verdict is on the ratio itself). The exit status is 0 whatever
+the figures, unless `--check` is given.
 
     python benchmarks/overhead_bench.py [--quick | --smoke] [--check] [--json FILE]
 """
@@ -30,7 +32,9 @@ import argparse
 import base64
 import gc
 import json
+import math
 import os
+import random
 import statistics
 import struct
 import subprocess
@@ -402,7 +406,7 @@ class Options:
 
 PRESETS = {
     "default": Options(
-        pairs=30, block_seconds=0.02, fixed_calls=None, import_runs=7, rss_calls=100_000, rss_warmup=5000
+        pairs=60, block_seconds=0.02, fixed_calls=None, import_runs=7, rss_calls=100_000, rss_warmup=5000
     ),
     "quick": Options(pairs=15, block_seconds=0.02, fixed_calls=None, import_runs=3, rss_calls=20_000, rss_warmup=2000),
     "smoke": Options(pairs=1, block_seconds=0.0, fixed_calls=3, import_runs=1, rss_calls=28, rss_warmup=7),
@@ -439,6 +443,9 @@ class CallResult:
 
     overhead_us: float
     """The median of the differences of adjacent blocks (not instrumented - baseline medians)."""
+    ratio_low: float
+    ratio_high: float
+    """The 90 % bootstrap interval of the ratio over the pairs: how far the noise of this run reaches."""
 
     @property
     def ratio(self) -> float:
@@ -454,6 +461,23 @@ def _nothing() -> None:
 
 def _median_difference(measured: list[float], baseline: list[float]) -> float:
     return statistics.median(m - b for m, b in zip(measured, baseline, strict=True))
+
+
+def ratio_interval(
+    baseline: list[float], instrumented: list[float], by_hand: list[float], resamples: int = 2000
+) -> tuple[float, float]:
+    """5th and 95th percentiles of overhead / floor over the pairs of blocks drawn with replacement
+    (the blocks of one pair ran next to each other, so a pair is drawn whole)."""
+    draw = random.Random(0)
+    pairs = range(len(baseline))
+    ratios = []
+    for _ in range(resamples):
+        picked = draw.choices(pairs, k=len(baseline))
+        overhead = statistics.median(instrumented[i] - baseline[i] for i in picked)
+        floor = statistics.median(by_hand[i] - baseline[i] for i in picked)
+        ratios.append(overhead / floor if floor > 0 else math.inf)
+    ratios.sort()
+    return ratios[int(0.05 * (resamples - 1))], ratios[int(0.95 * (resamples - 1))]
 
 
 def measure_calls(sdk: Sdk, options: Options) -> list[CallResult]:
@@ -499,6 +523,7 @@ def measure_calls(sdk: Sdk, options: Options) -> list[CallResult]:
             if spans["baseline"] or spans["by hand"] != calls * pairs:
                 raise SystemExit(f"{scenario.name}: the uninstrumented runs made spans of ours: not a baseline")
             cost = (span.attributes or {}).get("gen_ai.usage.cost.amount")
+            low, high = ratio_interval(times["baseline"], times["instrumented"], times["by hand"])
             result = CallResult(
                 scenario=scenario.name,
                 chunks=scenario.chunks,
@@ -512,6 +537,8 @@ def measure_calls(sdk: Sdk, options: Options) -> list[CallResult]:
                 span_name=span.name,
                 cost_usd=float(cost) if isinstance(cost, int | float) else None,
                 pairs=len(times["instrumented"]),
+                ratio_low=low,
+                ratio_high=high,
             )
             progress(
                 f"{scenario.name}: overhead {result.overhead_us:.1f} us, floor {result.floor_us:.1f} us "
@@ -710,12 +737,13 @@ def report(calls: list[CallResult], imports: ImportResult, rss: RssResult, prese
     print("  floor = one span + the same metric records by hand around the call; 'alone' = that in a tight loop")
     print(
         f"  {'scenario':<24}{'baseline':>10}{'instr.':>10}{'overhead':>10}{'of call':>9}"
-        f"{'floor':>9}{'ratio':>8}{'alone':>8}"
+        f"{'floor':>9}{'ratio':>8}{'90% interval':>14}{'alone':>8}"
     )
     for r in calls:
         print(
             f"  {r.scenario:<24}{r.baseline_us:>10.1f}{r.instrumented_us:>10.1f}{r.overhead_us:>10.1f}"
-            f"{r.overhead_us / r.baseline_us:>8.0%} {r.floor_us:>9.1f}{r.ratio:>7.2f}x{r.floor_alone_us:>8.1f}"
+            f"{r.overhead_us / r.baseline_us:>8.0%} {r.floor_us:>9.1f}{r.ratio:>7.2f}x"
+            f"{f'{r.ratio_low:.2f}-{r.ratio_high:.2f}x':>14}{r.floor_alone_us:>8.1f}"
         )
     whole = next((r for r in calls if r.scenario == "chat completion"), None)
     for r in calls:

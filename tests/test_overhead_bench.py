@@ -6,11 +6,13 @@ that the instrumented calls it timed really went through the instrumentation.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -75,3 +77,45 @@ def test_import_and_instrument_load_no_ai_sdk_nor_pydantic(smoke_run: tuple[str,
     assert isinstance(imports, dict)
     assert imports["sdks_loaded"] == []
     assert imports["total_ms"] > 0 and imports["ours_ms"] > 0
+
+
+def test_smoke_run_reports_an_interval_around_each_ratio(smoke_run: tuple[str, dict[str, object]]) -> None:
+    report, figures = smoke_run
+    assert "90% interval" in report
+    calls = figures["calls"]
+    assert isinstance(calls, list)
+    for c in calls:
+        # one pair: every resample is that pair, so the interval is the ratio itself
+        assert c["ratio_low"] == c["ratio_high"] == c["ratio"], c
+
+
+def _bench_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("overhead_bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ratio_interval_is_the_ratio_when_the_pairs_agree() -> None:
+    bench = _bench_module()
+    baseline = [100.0, 250.0, 180.0, 90.0]
+    # every pair: overhead 30, floor 20 -> 1.5x, whatever its baseline
+    low, high = bench.ratio_interval(baseline, [b + 30 for b in baseline], [b + 20 for b in baseline])
+    assert low == high == pytest.approx(1.5)
+
+
+def test_ratio_interval_spans_the_spread_of_noisy_pairs() -> None:
+    bench = _bench_module()
+    baseline = [100.0] * 40
+    # overheads 20..59 and floors 20: median overhead 39.5 -> 1.975x. The median's standard error is
+    # about 1.25 x 11.5 (the overheads' deviation) / sqrt(40) = 2.3 us, x 1.645 for 90 % = 3.8 us:
+    # about (39.5 -+ 3.8) / 20 = 1.78x-2.16x, far inside the per-pair ratios' range 1.0x-2.95x
+    instrumented = [100.0 + 20 + i for i in range(40)]
+    by_hand = [120.0] * 40
+    low, high = bench.ratio_interval(baseline, instrumented, by_hand)
+    assert 1.65 < low < 1.9 and 2.05 < high < 2.3, (low, high)
+    # a floor that is noise around zero: a resample with floor <= 0 has no finite ratio
+    low, high = bench.ratio_interval([100.0] * 3, [130.0] * 3, [100.0, 99.0, 99.0])
+    assert low == high == math.inf
