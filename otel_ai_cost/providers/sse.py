@@ -146,8 +146,9 @@ class SSEReader:
     def _feed_blocks(self, chunk: bytes, events: list[SSEEvent]) -> None:
         """Many events at once (a buffered stream), from a line start with no event in progress and no CR.
 
-        Each piece before a blank line is an event's lines; the usual one, a single `data:` line,
-        is made into its event here, any other goes through `_feed_lines`, which makes the same of it.
+        Each piece before a blank line is an event's lines; the usual ones, a single `data: ` line with
+        or without an `event: ` line before it, are made into their event here, any other goes
+        through `_feed_lines`, which makes the same of it.
         """
         blocks = chunk.split(b"\n\n")
         rest = blocks.pop()
@@ -157,8 +158,17 @@ class SSEReader:
             if block[:6] == b"data: " and b"\n" not in block and len(block) <= longest:
                 self._first_line = False
                 append(_new_event(SSEEvent, ("message", block[6:], False)))
-            else:
-                self._feed_lines(block + b"\n\n", events)
+                continue
+            if block[:7] == b"event: ":
+                # The other usual one (Anthropic, the Responses API): an `event: ` line, then one `data: ` line.
+                data = block.find(b"\n") + 1
+                if block[data : data + 6] == b"data: " and block.find(b"\n", data) < 0 and len(block) - data <= longest:
+                    self._first_line = False
+                    name = block[7 : data - 1][:256]
+                    kind = name.decode("utf-8", "replace") if name else "message"
+                    append(_new_event(SSEEvent, (kind, block[data + 6 :], False)))
+                    continue
+            self._feed_lines(block + b"\n\n", events)
         if rest:
             self._feed_lines(rest, events)
 

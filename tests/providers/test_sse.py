@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from wire_testkit import chunkings
 
@@ -128,6 +128,43 @@ def test_many_events_in_one_chunk_read_as_byte_by_byte(lines: list[tuple[bytes, 
     byte_by_byte = _comparable(read([bytes([b]) for b in body], 64))
     assert _comparable(read(chunks, 64)) == byte_by_byte
     assert _comparable(read([body], 64)) == byte_by_byte
+
+
+def _one_line(prefix: bytes, min_size: int = 0, max_size: int = 300) -> st.SearchStrategy[bytes]:
+    content = st.binary(min_size=min_size, max_size=max_size)
+    return content.map(lambda b: prefix + b.replace(b"\n", b"").replace(b"\r", b""))
+
+
+_NAMED_EVENT = st.tuples(
+    st.one_of(
+        _one_line(b"event: "),
+        _one_line(b"event:"),
+        _one_line(b"event: ", min_size=250, max_size=300),
+        st.sampled_from([b"event: ", b"event: message_delta"]),
+    ),
+    st.lists(
+        st.one_of(
+            _one_line(b"data: "),
+            _one_line(b"data:"),
+            _one_line(b"data: ", min_size=480, max_size=520),
+            st.integers(min_value=398, max_value=402).map(lambda size: b"data: " + b"x" * size),  # at the cap
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+).map(lambda event: b"\n".join([event[0], *event[1]]) + b"\n\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_NAMED_EVENT, _NAMED_EVENT, _LINES.map(lambda line: line + b"\n")), max_size=12))
+@example([b"event: at\ndata: " + b"x" * 400 + b"\n\n", b"event: over\ndata: " + b"x" * 401 + b"\n\n"])
+def test_named_events_in_one_chunk_read_as_byte_by_byte(pieces: list[bytes]) -> None:
+    # Anthropic and the Responses API send `event: name` then one `data: ` line: the reader's shortcut
+    # for such events read many at a time changes nothing, whatever the name (empty, over the 256
+    # bytes kept, not UTF-8), data over the cap (400 here: a line arriving in pieces is kept up to
+    # that, so names stay under it) and other lines around them included.
+    body = b"".join(pieces)
+    assert _comparable(read([body], 400)) == _comparable(read([bytes([b]) for b in body], 400))
 
 
 def _comparable(events: list[SSEEvent]) -> list[SSEEvent]:
