@@ -12,9 +12,10 @@ allocations cause are counted in it; a full collection, whose cost is the whole 
 
 Instructions do not see cache misses: a call's own work runs on caches the SDK's work has just
 cooled, so in time its share is larger than in instructions (overhead_bench.py shows both sides).
-`--cache` also simulates the caches, with a 1 MiB last-level cache (a core's share on a busy
-machine), and reports the last-level misses per call and the cycles callgrind_annotate would
-estimate from them (Ir + 10 x first-level misses + 100 x last-level misses; branches not simulated).
+`--cache` also simulates the caches, with a 1 MiB last-level cache (the L2 of a core of the
+development machine's AMD EPYC, beyond which the L3 is shared with other tenants), and reports the
+last-level misses per call and the cycles callgrind_annotate would estimate from them (Ir + 10 x
+first-level misses + 100 x last-level misses; branches not simulated).
 
     python benchmarks/overhead_instructions.py [--calls N] [--cache] [--json FILE]
 
@@ -39,7 +40,7 @@ from dataclasses import asdict, dataclass
 MODES = ("baseline", "instrumented", "by hand")
 OVERHEAD_RATIO_TARGET = 1.5
 LAST_LEVEL_CACHE = "--LL=1048576,16,64"
-"""1 MiB, 16-way, 64-byte lines: what one core may count on when other processes share the cache."""
+"""1 MiB, 16-way, 64-byte lines: a core's own L2; what is beyond it is shared with other processes."""
 FIRST_LEVEL_MISSES = ("I1mr", "D1mr", "D1mw")
 LAST_LEVEL_MISSES = ("ILmr", "DLmr", "DLmw")
 
