@@ -13,11 +13,12 @@ allocations cause are counted in it; a full collection, whose cost is the whole 
 Instructions do not see cache misses: a call's own work runs on caches the SDK's work has just
 cooled, so in time its share is larger than in instructions (overhead_bench.py shows both sides).
 `--cache` also simulates the caches, with a 1 MiB last-level cache (the L2 of a core of the
-development machine's AMD EPYC, beyond which the L3 is shared with other tenants), and reports the
+development machine's AMD EPYC, beyond which the L3 is shared with other tenants; `--cache-kib`
+for another size), and reports the
 last-level misses per call and the cycles callgrind_annotate would estimate from them (Ir + 10 x
 first-level misses + 100 x last-level misses; branches not simulated).
 
-    python benchmarks/overhead_instructions.py [--calls N] [--cache] [--json FILE]
+    python benchmarks/overhead_instructions.py [--calls N] [--cache [--cache-kib K]] [--json FILE]
 
 Needs valgrind (`apt-get install valgrind`); about 2 minutes for the default 20 calls per block,
 4 with `--cache`.
@@ -39,8 +40,8 @@ from dataclasses import asdict, dataclass
 
 MODES = ("baseline", "instrumented", "by hand")
 OVERHEAD_RATIO_TARGET = 1.5
-LAST_LEVEL_CACHE = "--LL=1048576,16,64"
-"""1 MiB, 16-way, 64-byte lines: a core's own L2; what is beyond it is shared with other processes."""
+LAST_LEVEL_KIB = 1024
+"""1 MiB (16-way, 64-byte lines): a core's own L2; what is beyond it is shared with other processes."""
 FIRST_LEVEL_MISSES = ("I1mr", "D1mr", "D1mw")
 LAST_LEVEL_MISSES = ("ILmr", "DLmr", "DLmw")
 
@@ -131,7 +132,10 @@ def _cycles(events: dict[str, float]) -> float:
     )
 
 
-def measure(calls: int, cache: bool = False) -> list[Counted]:
+def measure(calls: int, cache_kib: int | None = None) -> list[Counted]:
+    """Per-call counts of the four calls in the three modes; caches simulated when `cache_kib` (the
+    last level's size) is given."""
+    cache = cache_kib is not None
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind): nothing to count with")
@@ -141,7 +145,7 @@ def measure(calls: int, cache: bool = False) -> list[Counted]:
             valgrind,
             "--tool=callgrind",
             "--dump-before=getppid",
-            *(["--cache-sim=yes", LAST_LEVEL_CACHE] if cache else []),
+            *(["--cache-sim=yes", f"--LL={cache_kib * 1024},16,64"] if cache_kib is not None else []),
             f"--callgrind-out-file={out}",
             sys.executable,
             os.path.abspath(__file__),
@@ -188,8 +192,9 @@ def _counted(scenario: str, modes: dict[str, dict[str, float]], cache: bool) -> 
     return counted
 
 
-def report_cache(results: list[Counted]) -> None:
-    print("\nlast-level cache misses per call (1 MiB simulated); estimated cycles per call, thousands")
+def report_cache(results: list[Counted], kib: int) -> None:
+    size = f"{kib // 1024} MiB" if kib % 1024 == 0 else f"{kib} KiB"
+    print(f"\nlast-level cache misses per call ({size} simulated); estimated cycles per call, thousands")
     print(f"  {'scenario':<24}{'baseline':>10}{'overhead':>10}{'floor':>10}   cycles: overhead   floor   ratio")
     for r in results:
         cache = r.cache
@@ -204,6 +209,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20, help="calls per block (default 20)")
     parser.add_argument("--cache", action="store_true", help="also simulate the caches (twice as long)")
+    parser.add_argument(
+        "--cache-kib",
+        type=int,
+        default=LAST_LEVEL_KIB,
+        help=f"last-level cache size simulated, KiB, a power of two (default {LAST_LEVEL_KIB})",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -212,7 +223,10 @@ def main() -> None:
         return
     if args.calls < 1:
         parser.error("--calls must be at least 1")
-    results = measure(args.calls, args.cache)
+    kib = args.cache_kib
+    if kib < 64 or kib & (kib - 1):
+        parser.error(f"--cache-kib must be a power of two of at least 64, not {kib}")
+    results = measure(args.calls, kib if args.cache else None)
     print("per-call instructions (callgrind), thousands; floor = one span + the same metric records by hand")
     print(f"  {'scenario':<24}{'baseline':>10}{'overhead':>10}{'floor':>10}{'ratio':>8}")
     for r in results:
@@ -222,7 +236,7 @@ def main() -> None:
     verdict = "meets" if worst.ratio <= OVERHEAD_RATIO_TARGET else "MISSES"
     print(f"  overhead <= {OVERHEAD_RATIO_TARGET}x floor in instructions: {verdict} (worst {worst.ratio:.2f}x)")
     if args.cache:
-        report_cache(results)
+        report_cache(results, kib)
     if args.json:
         with open(args.json, "w") as out:
             rows = []

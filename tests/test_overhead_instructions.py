@@ -45,6 +45,14 @@ def test_bad_block_size_is_refused() -> None:
     assert result.returncode == 2 and "--calls must be at least 1" in result.stderr
 
 
+@pytest.mark.parametrize("kib", ["1000", "32", "0"])
+def test_a_cache_size_valgrind_cannot_simulate_is_refused(kib: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--cache", "--cache-kib", kib], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "--cache-kib must be a power of two of at least 64" in result.stderr
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is installed by `make test`")
 def test_cache_simulation_reports_misses_and_cycles(tmp_path: Path) -> None:
     figures = tmp_path / "figures.json"
