@@ -14,9 +14,9 @@ Instructions do not see cache misses: a call's own work runs on caches the SDK's
 cooled, so in time its share is larger than in instructions (overhead_bench.py shows both sides).
 `--cache` also simulates the caches, with a 1 MiB last-level cache (the L2 of a core of the
 development machine's AMD EPYC, beyond which the L3 is shared with other tenants; `--cache-kib`
-for another size), and reports the
-last-level misses per call and the cycles callgrind_annotate would estimate from them (Ir + 10 x
-first-level misses + 100 x last-level misses; branches not simulated).
+for another size), and reports the last-level misses per call and the cycles callgrind_annotate
+would estimate from them (Ir + 10 x first-level misses + 100 x last-level misses; branches not
+simulated).
 
     python benchmarks/overhead_instructions.py [--calls N] [--cache [--cache-kib K]] [--json FILE]
 
