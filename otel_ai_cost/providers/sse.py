@@ -42,6 +42,11 @@ _new_event = tuple.__new__
 """SSEEvent(name, data, truncated) without the Python-level `__new__` NamedTuple adds (one call per event)."""
 
 
+def _event_type(name: bytes) -> str:
+    """An event's type from the value of its `event:` line: "message" when there was none or it was empty."""
+    return name[:256].decode("utf-8", "replace") if name else "message"
+
+
 class _Capped:
     """Bytes appended piece by piece: all of them up to `cap`, beyond it only a head and a tail."""
 
@@ -164,9 +169,7 @@ class SSEReader:
                 data = block.find(b"\n") + 1
                 if block[data : data + 6] == b"data: " and block.find(b"\n", data) < 0 and len(block) - data <= longest:
                     self._first_line = False
-                    name = block[7 : data - 1][:256]
-                    kind = name.decode("utf-8", "replace") if name else "message"
-                    append(_new_event(SSEEvent, (kind, block[data + 6 :], False)))
+                    append(_new_event(SSEEvent, (_event_type(block[7 : data - 1]), block[data + 6 :], False)))
                     continue
             self._feed_lines(block + b"\n\n", events)
         if rest:
@@ -263,7 +266,7 @@ class SSEReader:
 
     def _dispatch(self, events: list[SSEEvent]) -> None:
         if self._lines:
-            name = self._name.decode("utf-8", "replace") if self._name else "message"
+            name = _event_type(self._name)
             truncated = self._truncated
             if self._first is not None:
                 value = self._first
