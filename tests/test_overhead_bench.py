@@ -6,15 +6,14 @@ that the instrumented calls it timed really went through the instrumentation.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from script_testkit import load_script
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "overhead_bench.py"
 
@@ -89,17 +88,8 @@ def test_smoke_run_reports_an_interval_around_each_ratio(smoke_run: tuple[str, d
         assert c["ratio_low"] == c["ratio_high"] == c["ratio"], c
 
 
-def _bench_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("overhead_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_ratio_interval_is_the_ratio_when_the_pairs_agree() -> None:
-    bench = _bench_module()
+    bench = load_script(BENCH)
     baseline = [100.0, 250.0, 180.0, 90.0]
     # every pair: overhead 30, floor 20 -> 1.5x, whatever its baseline
     low, high = bench.ratio_interval(baseline, [b + 30 for b in baseline], [b + 20 for b in baseline])
@@ -107,7 +97,7 @@ def test_ratio_interval_is_the_ratio_when_the_pairs_agree() -> None:
 
 
 def test_ratio_interval_spans_the_spread_of_noisy_pairs() -> None:
-    bench = _bench_module()
+    bench = load_script(BENCH)
     baseline = [100.0] * 40
     # overheads 20..59 and floors 20: median overhead 39.5 -> 1.975x. The median's standard error is
     # about 1.25 x 11.5 (the overheads' deviation) / sqrt(40) = 2.3 us, x 1.645 for 90 % = 3.8 us:

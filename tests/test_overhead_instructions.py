@@ -8,7 +8,6 @@ bare calls keep their known order of size: the 50-chunk stream is the largest).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_testkit import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "overhead_instructions.py"
 
@@ -76,11 +76,7 @@ def test_cache_simulation_reports_misses_and_cycles(tmp_path: Path) -> None:
 
 
 def test_a_dump_with_simulated_caches_gives_estimated_cycles(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("overhead_instructions", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = script  # its dataclasses look their module up there
-    spec.loader.exec_module(script)
+    script = load_script(SCRIPT)
     dump = tmp_path / "callgrind.out.3"
     dump.write_text(
         "version: 1\ncreator: callgrind-3.19.0\n"
