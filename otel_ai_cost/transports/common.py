@@ -25,7 +25,7 @@ from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.context_keys import BAGGAGE_KEY, SPAN_KEY, instrumentation_enabled
 from otel_ai_cost.telemetry.names import TAG_PREFIX
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.decoding import Decoder, make_decoder
+from otel_ai_cost.transports.decoding import Decoder, Undecodable, make_decoder
 
 MAX_BUFFERED_BODY = 32 * 1024 * 1024
 """A streamed non-SSE body larger than this is not parsed (and the request not priced)."""
@@ -232,6 +232,8 @@ class Sink:
         then (and whenever `KEPT_BYTES` are kept): one pass over many events costs much less than
         one per chunk, and the result is the same for any chunking."""
         self.kept_bytes = 0
+        self.undecodable: str | None = None
+        """Why the bytes are not in their Content-Encoding: the caller's own read of them fails too."""
 
     def take_decoded(self) -> None:
         """The bytes handed on are already content-decoded (the HTTP library undid the encoding)."""
@@ -255,7 +257,11 @@ class Sink:
             return
         try:
             assert self.decoder is not None
-            self.parser.feed(self.decoder(chunk))
+            for piece in self.decoder(chunk):
+                self.parser.feed(piece)
+        except Undecodable as exc:
+            self.broken = True
+            self.undecodable = str(exc)
         except Exception as exc:
             self.broken = True
             self.recorder.internal_error("stream", exc)
@@ -265,6 +271,9 @@ class Sink:
             return  # the call is finished once: the body is not parsed again for nothing
         self.ended = True
         self.parse_kept()
+        if self.undecodable is not None:
+            self.call.fail("DecodingError", f"the body is not in its Content-Encoding: {self.undecodable}"[:200])
+            return
         parsed: ParsedResponse | None = None
         if not self.broken:
             try:

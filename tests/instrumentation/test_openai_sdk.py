@@ -13,6 +13,8 @@ import httpx
 import httpx2
 import openai
 import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import StatusCode
 
 from otel_ai_cost import tags
 
@@ -392,16 +394,18 @@ def test_a_context_that_cannot_be_copied_for_the_send_is_sent_as_it_is(telemetry
     assert telemetry.total("ai.cost.internal_errors", **{"ai.cost.error.where": "context"}) == 1
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
 def test_compressed_stream(telemetry: Telemetry, encoding: str) -> None:
     import zlib
 
+    import brotli
+
     raw = sse(STREAM_EVENTS)
-    if encoding == "gzip":
-        compressor = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    if encoding == "br":
+        body = brotli.compress(raw)
     else:
-        compressor = zlib.compressobj()
-    body = compressor.compress(raw) + compressor.flush()
+        compressor = zlib.compressobj(wbits=zlib.MAX_WBITS | 16) if encoding == "gzip" else zlib.compressobj()
+        body = compressor.compress(raw) + compressor.flush()
 
     def handle(request: Any) -> Any:
         headers = {"content-type": "text/event-stream", "content-encoding": encoding}
@@ -412,6 +416,73 @@ def test_compressed_stream(telemetry: Telemetry, encoding: str) -> None:
     assert text.startswith("word0")  # the caller still gets decoded text
     attrs = dict(telemetry.one_span().attributes or {})
     assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(STREAM_COST)
+
+
+def test_a_stream_not_in_its_content_encoding_fails_as_the_callers_read(telemetry: Telemetry) -> None:
+    """A proxy that labels plain bytes gzip: the caller's read fails on httpx's DecodingError (which
+    openai wraps in APIConnectionError), the span says so, and it is not counted as an error of ours
+    (which would page whoever runs the alert)."""
+
+    def handle(request: Any) -> Any:
+        headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+        return httpx2.Response(200, stream=Chunked(sse(STREAM_EVENTS), size=64), headers=headers)
+
+    def read() -> str:
+        try:
+            for _ in ask(client(handle), stream=True, stream_options={"include_usage": True}):
+                pass
+        except Exception as exc:
+            return f"{type(exc).__name__} from {type(exc.__cause__).__name__}"
+        return "no error"
+
+    with suppress_instrumentation():
+        uninstrumented = read()
+    assert read() == uninstrumented == "APIConnectionError from DecodingError"
+    span = telemetry.one_span()
+    attrs = dict(span.attributes or {})
+    assert attrs["error.type"] == "DecodingError"
+    assert span.status.status_code is StatusCode.ERROR
+    assert "Content-Encoding" in (span.status.description or "")
+    assert telemetry.total("ai.cost.requests", **{"error.type": "DecodingError"}) == 1
+    assert telemetry.points("ai.cost.internal_errors") == []
+
+
+def test_a_gzip_bomb_is_decoded_in_bounded_memory(telemetry: Telemetry) -> None:
+    """One SSE event of 192 MiB (an `x` repeated), about 190 KiB gzipped, then the usage: the caller
+    reads the raw bytes (httpx decodes nothing), the tee decodes its own copy a MiB at a time, keeps
+    at most the event cap of it, and still prices the usage behind it."""
+    import tracemalloc
+    import zlib
+
+    compressor = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    huge = 192 << 20
+    body = compressor.compress(b"data: ")
+    for _ in range(huge >> 20):
+        body += compressor.compress(b"x" * (1 << 20))
+    body += compressor.compress(b"\n\n" + sse(STREAM_EVENTS)) + compressor.flush()
+    assert len(body) < 256 * 1024  # below the tee's KEPT_BYTES: parsed in one go at the end
+
+    def handle(request: Any) -> Any:
+        headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+        return httpx2.Response(200, stream=Chunked(body, size=16 * 1024), headers=headers)
+
+    http = httpx2.Client(transport=httpx2.MockTransport(handle))
+    request = {"model": "gpt-4o-mini", "messages": [], "stream": True}
+    tracemalloc.start()
+    try:
+        with http.stream("POST", "https://api.openai.com/v1/chat/completions", json=request) as response:
+            received = b"".join(response.iter_raw())
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == body
+    # The caller's own copy (body), the tee's kept chunks (body again) and joined (once more), a
+    # decoded piece (1 MiB) and the SSE reader's capped pending line (1 MiB) and its copies: well under
+    # 16 MiB. Decoded whole, the 192 MiB would be held at once.
+    assert peak < 16 << 20, peak
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(STREAM_COST)
+    assert telemetry.points("ai.cost.internal_errors") == []
 
 
 def test_truncated_stream_never_raises_from_us(telemetry: Telemetry) -> None:
