@@ -233,8 +233,10 @@ class Call:
             self.span.set_attributes(attributes)
         except Exception as exc:
             self.recorder.internal_error("record", exc)
-        finally:
-            self.span.end()
+        try:
+            self.span.end()  # runs the span processors: one that raises must not reach the caller
+        except Exception as exc:
+            self.recorder.internal_error("record", exc)
 
     def _record(
         self, usage: Usage, parsed: ParsedResponse | None, attributes: dict[str, Any], error_type: str | None

@@ -132,16 +132,19 @@ class BotocoreHooks:
 
 
 def _error(exc: BaseException) -> tuple[str, str]:
-    """`error.type` and the span status description: the AWS error code when botocore parsed one.
+    """`error.type` and the span status description: the AWS error code when botocore parsed one,
+    else the exception's type.
 
-    The AWS message is left out: a validation message can quote the request.
+    No message is kept: AWS's validation messages and botocore's own (`ParamValidationError`, raised
+    before sending) quote the request, prompt included.
     """
+    error_type = exception_error(exc)[0]
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = (response.get("Error") or {}).get("Code")
         if isinstance(code, str) and code:
-            return code, f"{type(exc).__qualname__}: {code}"
-    return exception_error(exc)
+            return code, f"{error_type}: {code}"
+    return error_type, error_type
 
 
 def _content_length(body: Any) -> int | None:

@@ -12,6 +12,7 @@ httpx, an httpx transport built on requests, requests' own redirect hops).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import Any, NamedTuple, TypeVar
@@ -35,6 +36,9 @@ KEPT_BYTES = 256 * 1024
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 """AWS's binary event stream (Bedrock over HTTP): read incrementally by the protocol's stream parser, like SSE."""
+
+_URL_SECRETS = re.compile(r"(?<=://)[^/\s@]+(?=@)|(?<=\?)[^\s'\"<>]+")
+"""A URL's user info (`user:password` before `@`) and its query string (after `?`)."""
 
 _SENDING = context.create_key("otel-ai-cost-sending")
 RequestT = TypeVar("RequestT")
@@ -123,8 +127,14 @@ def enter_call(call: Call) -> Token[Context]:
 
 
 def exception_error(exc: BaseException) -> tuple[str, str]:
-    """`error.type` and the span status description of a call that raised `exc`."""
-    return type(exc).__qualname__, str(exc)[:200]
+    """`error.type` and the span status description of a call that raised `exc`: its message
+    without the query string or user info of any URL in it (where API keys go: Gemini's `?key=`),
+    or none when the message cannot be had. Never raises."""
+    try:
+        description = _URL_SECRETS.sub("[redacted]", str(exc)[:400])[:200]
+    except Exception:
+        description = ""
+    return type(exc).__qualname__, description
 
 
 def send_in_call(
