@@ -12,7 +12,6 @@ fails, exactly once. This module knows botocore, not any model's JSON: `provider
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
@@ -28,6 +27,8 @@ from otel_ai_cost.providers import bedrock
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.common import (
     CappedBody,
+    end_collected,
+    end_when_dropped,
     exception_error,
     no_usage,
     send_in_call,
@@ -89,6 +90,7 @@ class BotocoreHooks:
         try:
             if not self.enabled or instance._service_model.service_name != SERVICE:
                 return None
+            end_collected()
             ctx = context.get_current()
             if steps_aside(ctx):
                 return None
@@ -214,7 +216,7 @@ class TeeEventStream(wrapt.ObjectProxy[Any]):
     def __init__(self, wrapped: EventStream, sink: _Sink) -> None:
         super().__init__(wrapped)
         self._self_sink = sink
-        weakref.finalize(self, sink.done)  # a stream dropped unread still ends its span
+        end_when_dropped(self, sink.done)  # a stream dropped unread still ends its span
 
     def __iter__(self) -> Iterator[Any]:
         sink = self._self_sink
@@ -245,7 +247,7 @@ class TeeRawStream(wrapt.ObjectProxy[Any]):
         self._self_sink = sink
         self._self_expected = content_length
         self._self_seen = 0
-        weakref.finalize(self, sink.done)
+        end_when_dropped(self, sink.done)
 
     def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
         sink = self._self_sink

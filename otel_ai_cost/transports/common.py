@@ -12,7 +12,11 @@ httpx, an httpx transport built on requests, requests' own redirect hops).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import re
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import Token
 from typing import Any, NamedTuple, TypeVar
@@ -41,6 +45,11 @@ _URL_SECRETS = re.compile(r"(?<=://)[^/\s@]+(?=@)|(?<=\?)[^\s'\"<>]+")
 """A URL's user info (`user:password` before `@`) and its query string (after `?`)."""
 
 _SENDING = context.create_key("otel-ai-cost-sending")
+
+_collecting = False
+"""The garbage collector is running (set by `_track_collections`)."""
+_ended_later: deque[Callable[[], None]] = deque()
+"""The ends of calls whose streams the garbage collector freed unread: run by `end_collected`."""
 RequestT = TypeVar("RequestT")
 
 
@@ -69,6 +78,7 @@ def begin_call(
     The body is read only for a request routed to an AI API. Never raises, except
     `BudgetExceeded` on purpose: a budget says the request must not be sent.
     """
+    end_collected()
     ctx = context.get_current()
     if steps_aside(ctx):
         return None
@@ -92,6 +102,45 @@ def begin_call(
     except Exception as exc:
         recorder.internal_error("request", exc)
         return None
+
+
+def end_when_dropped(stream: object, done: Callable[[], None]) -> None:
+    """Call `done` (which ends the call once) when `stream`, a response's body, is freed unread.
+
+    Dropped, it is ended at once. Freed by the garbage collector (it was in a reference cycle), it is
+    ended at the start of the next call or at exit: the collector runs inside whatever code
+    allocated, which may be the OpenTelemetry SDK holding a lock that recording the call needs.
+    """
+    weakref.finalize(stream, _freed, done)
+
+
+def _freed(done: Callable[[], None]) -> None:
+    if _collecting:
+        _ended_later.append(done)
+    else:
+        done()
+
+
+def end_collected() -> None:
+    """End the calls whose streams the garbage collector freed (from any thread; never raises)."""
+    while _ended_later:
+        try:
+            done = _ended_later.popleft()
+        except IndexError:
+            return
+        try:
+            done()
+        except Exception:  # the sinks count their own errors: a last guard for the caller's request
+            continue
+
+
+def _track_collections(phase: str, info: dict[str, int]) -> None:
+    global _collecting
+    _collecting = phase == "start"
+
+
+gc.callbacks.append(_track_collections)
+atexit.register(end_collected)
 
 
 def sending(ctx: Context | None = None) -> bool:

@@ -10,7 +10,6 @@ This module knows nothing of any provider's JSON.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
@@ -25,6 +24,7 @@ from otel_ai_cost.transports.common import (
     Outgoing,
     Sink,
     begin_call,
+    end_when_dropped,
     enter_call,
     exception_error,
     no_usage,
@@ -122,7 +122,7 @@ def _sync_tee_class(base: type) -> type:
         def __init__(self, inner: Any, sink: Sink) -> None:
             self.inner = inner
             self.sink = sink
-            weakref.finalize(self, sink.done)  # a response dropped unread still ends its span
+            end_when_dropped(self, sink.done)  # a response dropped unread still ends its span
 
         def __iter__(self) -> Iterator[bytes]:
             return tee(self.inner, self.sink)
@@ -143,7 +143,7 @@ def _async_tee_class(base: type) -> type:
         def __init__(self, inner: Any, sink: Sink) -> None:
             self.inner = inner
             self.sink = sink
-            weakref.finalize(self, sink.done)
+            end_when_dropped(self, sink.done)
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             sink = self.sink

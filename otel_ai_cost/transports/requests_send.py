@@ -17,7 +17,6 @@ from inside `send` belong to the outer call (see `common.sending`).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import FunctionType
 from typing import Any
@@ -28,7 +27,16 @@ import wrapt
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
-from otel_ai_cost.transports.common import Outgoing, Sink, begin_call, no_usage, parse_whole, send_in_call, tee
+from otel_ai_cost.transports.common import (
+    Outgoing,
+    Sink,
+    begin_call,
+    end_when_dropped,
+    no_usage,
+    parse_whole,
+    send_in_call,
+    tee,
+)
 
 
 class RequestsHooks:
@@ -94,7 +102,7 @@ class _TeeRaw(wrapt.ObjectProxy[Any]):
         self._self_sink = sink
         self._self_decoded: bool | None = None
         """Whether the bytes read so far were content-decoded (set by the first read)."""
-        weakref.finalize(self, sink.done)  # a response dropped unread still ends its span
+        end_when_dropped(self, sink.done)  # a response dropped unread still ends its span
 
     def _self_mode(self, decode_content: bool | None) -> None:
         decoded = bool(self.__wrapped__.decode_content if decode_content is None else decode_content)

@@ -5,7 +5,9 @@ message carries no credential and no prompt."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -196,3 +198,48 @@ def test_the_caller_sees_the_same_without_us(setup: Setup) -> None:
     with suppress_instrumentation(), pytest.raises(Unprintable):
         client.post("https://api.openai.com/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": []})
     assert setup.spans.get_finished_spans() == ()
+
+
+def test_a_stream_the_garbage_collector_frees_inside_the_sdk_does_not_deadlock(setup: Setup) -> None:
+    """A streamed response dropped unread in a reference cycle is freed by the garbage collector,
+    which runs at whatever allocation crosses its threshold: here, one the SDK makes while holding
+    the (non-reentrant) lock of an instrument, creating the aggregation for new attributes. Ending
+    the dropped call right there would record on that instrument and wait for that lock forever; it
+    is ended at the start of the next call instead."""
+    from opentelemetry.sdk.metrics._internal import _view_instrument_match
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent = json.loads(request.content)
+        if sent.get("stream"):
+            return httpx2.Response(200, content=iter([STREAM]), headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json={**CHUNKS[0], "object": "chat.completion", "model": sent["model"]})
+
+    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    url = "https://api.openai.com/v1/chat/completions"
+    match = _view_instrument_match._ViewInstrumentMatch
+    create = match._get_or_create_aggregation  # a private method: if it moves, this test fails loudly
+
+    def collect_then_create(self: Any, *args: Any, **kwargs: Any) -> Any:
+        gc.collect()  # "an allocation under the lock started a collection"
+        return create(self, *args, **kwargs)
+
+    def scenario() -> None:
+        gc.disable()
+        try:
+            dropped = client.send(client.build_request("POST", url, json={"model": "m", "stream": True}), stream=True)
+            dropped.cycle = dropped  # type: ignore[attr-defined]
+            del dropped
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(match, "_get_or_create_aggregation", collect_then_create)
+                client.post(url, json={"model": "gpt-4o", "messages": []})
+        finally:
+            gc.enable()
+
+    thread = threading.Thread(target=scenario, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "deadlocked: the freed stream's call was ended inside the SDK's lock"
+    assert len(setup.spans.get_finished_spans()) == 1  # the post's; the dropped stream's waits
+    client.post(url, json={"model": "gpt-4o-mini", "messages": []})
+    names = sorted(span.name for span in setup.spans.get_finished_spans())
+    assert names == ["chat gpt-4o", "chat gpt-4o-mini", "chat m"]
