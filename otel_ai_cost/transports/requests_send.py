@@ -70,7 +70,9 @@ class RequestsHooks:
             if not streamed or response._content_consumed:
                 call.finish(parse_whole(self.recorder, protocol, call.facts, response.content or b""))
                 return
-            response.raw = _TeeRaw(response.raw, Sink(self.recorder, call, protocol, response.headers))
+            raw = response.raw
+            tee_class = _TeeRaw if callable(getattr(raw, "stream", None)) else _TeeFile
+            response.raw = tee_class(raw, Sink(self.recorder, call, protocol, response.headers))
         except Exception as exc:
             self.recorder.internal_error("response", exc)
             call.finish(no_usage(call.facts))
@@ -94,15 +96,57 @@ def _request_body(request: Any) -> bytes:
     return b""
 
 
-class _TeeRaw(wrapt.ObjectProxy[Any]):
-    """urllib3's response, with every chunk the caller reads also handed to the sink."""
+class _TeeFile(wrapt.ObjectProxy[Any]):
+    """A response's `raw` that is a plain file-like object (a custom adapter's), with every chunk the
+    caller reads also handed to the sink; the bytes are as the server sent them."""
 
     def __init__(self, raw: Any, sink: Sink) -> None:
         super().__init__(raw)
         self._self_sink = sink
+        end_when_dropped(self, sink.done)  # a response dropped unread still ends its span
+
+    def read(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._self_tee(self.__wrapped__.read, args, kwargs, unsized_is_whole=True)
+
+    def read1(self, *args: Any, **kwargs: Any) -> bytes:
+        # Unsized, read1 returns what one read of the source gives, not the whole body.
+        return self._self_tee(self.__wrapped__.read1, args, kwargs, unsized_is_whole=False)
+
+    def _self_mode(self, decode_content: bool | None) -> None:
+        pass
+
+    def _self_tee(
+        self, read: Callable[..., bytes], args: tuple[Any, ...], kwargs: dict[str, Any], unsized_is_whole: bool
+    ) -> bytes:
+        sink = self._self_sink
+        amt = args[0] if args else kwargs.get("amt", kwargs.get("size"))
+        self._self_mode(args[1] if len(args) > 1 else kwargs.get("decode_content"))
+        try:
+            data = read(*args, **kwargs)
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        if data:
+            sink.feed(data)
+        unsized = amt is None or (isinstance(amt, int) and amt < 0)
+        if (not data and amt != 0) or (unsized and unsized_is_whole):
+            sink.done()  # the end of the body (read() with no size reads it all)
+        return data
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_sink.done()
+
+
+class _TeeRaw(_TeeFile):
+    """urllib3's response, with every chunk the caller reads also handed to the sink."""
+
+    def __init__(self, raw: Any, sink: Sink) -> None:
+        super().__init__(raw, sink)
         self._self_decoded: bool | None = None
         """Whether the bytes read so far were content-decoded (set by the first read)."""
-        end_when_dropped(self, sink.done)  # a response dropped unread still ends its span
 
     def _self_mode(self, decode_content: bool | None) -> None:
         decoded = bool(self.__wrapped__.decode_content if decode_content is None else decode_content)
@@ -123,30 +167,3 @@ class _TeeRaw(wrapt.ObjectProxy[Any]):
         if isinstance(iterate, FunctionType):  # urllib3's: lines split from `self.stream()`, run on us to tee them
             return iter(iterate(self))
         return iter(self.__wrapped__)
-
-    def read(self, *args: Any, **kwargs: Any) -> bytes:
-        return self._self_tee(self.__wrapped__.read, args, kwargs)
-
-    def read1(self, *args: Any, **kwargs: Any) -> bytes:
-        return self._self_tee(self.__wrapped__.read1, args, kwargs)
-
-    def _self_tee(self, read: Callable[..., bytes], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-        sink = self._self_sink
-        amt = args[0] if args else kwargs.get("amt")
-        self._self_mode(args[1] if len(args) > 1 else kwargs.get("decode_content"))
-        try:
-            data = read(*args, **kwargs)
-        except BaseException as exc:
-            sink.failed(exc)
-            raise
-        if data:
-            sink.feed(data)
-        if amt is None or (not data and amt != 0):
-            sink.done()  # the end of the body (read() with no size reads it all)
-        return data
-
-    def close(self) -> None:
-        try:
-            self.__wrapped__.close()
-        finally:
-            self._self_sink.done()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import io
 import json
 import socket
 from collections.abc import Iterator
@@ -234,6 +235,49 @@ def test_stream_content_and_raw_reads_are_seen(base: str, telemetry: Telemetry) 
     assert len(spans) == 3
     for span in spans:
         assert (span.attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(GROQ_COST)
+
+
+def test_a_stream_read_with_read1_is_priced_at_its_end(base: str, telemetry: Telemetry) -> None:
+    """Unsized, `read1()` returns what one read gives, not the whole body: the span waits for the end."""
+    with requests.post(f"{base}/openai/v1/chat/completions", json={**CHAT, "stream": True}, stream=True) as response:
+        pieces = []
+        while piece := response.raw.read1():
+            pieces.append(piece)
+            if len(pieces) == 1:
+                assert telemetry.finished() == []
+    assert b"".join(pieces) == GROQ_STREAM
+    assert (telemetry.one_span().attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(GROQ_COST)
+
+
+class FileLikeAdapter(requests.adapters.BaseAdapter):
+    """A custom adapter (a test double, a cache) whose responses' `raw` is a plain file object."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 200
+        response.headers["content-type"] = "application/json"
+        response.raw = io.BytesIO(json.dumps(GROQ_RESPONSE).encode())
+        response.url, response.request = request.url or "", request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("read", ["iter_content", "raw.read", "json"])
+def test_a_raw_that_is_a_plain_file_object_reads_as_without_us(base: str, telemetry: Telemetry, read: str) -> None:
+    session = requests.Session()
+    session.mount(base, FileLikeAdapter())
+    response = session.post(f"{base}/openai/v1/chat/completions", json=CHAT, stream=True)
+    if read == "iter_content":
+        body = b"".join(response.iter_content(64))
+    elif read == "raw.read":
+        body = response.raw.read()
+    else:
+        body = json.dumps(response.json()).encode()
+    assert json.loads(body) == GROQ_RESPONSE
+    assert (telemetry.one_span().attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(GROQ_COST)
+    assert telemetry.points("ai.cost.internal_errors") == []
 
 
 def test_a_stream_closed_early_ends_its_span_once_with_what_was_read(base: str, telemetry: Telemetry) -> None:
