@@ -10,7 +10,7 @@ This module knows nothing of any provider's JSON.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -148,8 +148,9 @@ def _async_tee_class(base: type) -> type:
         async def __aiter__(self) -> AsyncIterator[bytes]:
             sink = self.sink
             kept, size = sink.kept, 0
+            chunks = self.inner.__aiter__()
             try:
-                async for chunk in self.inner:
+                async for chunk in chunks:
                     kept.append(chunk)  # sink.feed(chunk), without a call per chunk (see tee)
                     size += len(chunk)
                     if size > KEPT_BYTES:
@@ -164,6 +165,11 @@ def _async_tee_class(base: type) -> type:
             except BaseException as exc:
                 sink.failed(exc)
                 raise
+            finally:
+                # As httpx's own stream wrapper does: the generators below close now, in this task,
+                # not later from the garbage collector's hook in another.
+                if isinstance(chunks, AsyncGenerator):
+                    await chunks.aclose()
             sink.done()
 
         async def aclose(self) -> None:

@@ -9,6 +9,8 @@ The uninstrumented run of each body goes through the same client under OpenTelem
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -247,3 +249,57 @@ def test_an_error_event_inside_a_stream_ends_the_span(instrumented: Instrumented
             assert outcome(calls[name]) == seen
         assert seen[:2] == ("raised", "APIStatusError"), seen
     instrumented.ledger.assert_balanced(2)
+
+
+def test_an_async_stream_left_early_closes_what_is_under_it_in_the_callers_task(instrumented: Instrumented) -> None:
+    """`aclosing(response.aiter_raw())` and a `break`: httpx closes the transport's generator right
+    away, in the caller's task. Our tee sits between them, and must not leave it to the garbage
+    collector's hook, which would close it later, from another task."""
+    events: list[tuple[str, str]] = []
+    chunk = b'data: {"id":"c","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[]}\n\n'
+
+    class TransportStream(httpx2.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            try:
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                    yield chunk
+            finally:
+                events.append(("transport generator closed", current_task_name()))
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=TransportStream())
+
+    def current_task_name() -> str:
+        task = asyncio.current_task()
+        return "caller" if task is not None and task.get_name() == "caller" else "another task"
+
+    async def leave_early() -> None:
+        async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
+            url = "https://api.openai.com/v1/chat/completions"
+            async with client.stream("POST", url, json={"model": "gpt-4o-mini", "stream": True}) as response:
+                async with contextlib.aclosing(response.aiter_raw()) as raw:
+                    async for _ in raw:
+                        break
+                events.append(("left", current_task_name()))
+
+    def run() -> list[tuple[str, str]]:
+        events.clear()
+        gc.disable()  # the hook would run at a collection: none while the order is watched
+        try:
+
+            async def main() -> None:
+                await asyncio.create_task(leave_early(), name="caller")
+                gc.collect()
+                await asyncio.sleep(0.01)
+
+            asyncio.run(main())
+        finally:
+            gc.enable()
+        return list(events)
+
+    with suppress_instrumentation():
+        uninstrumented = run()
+    assert uninstrumented == [("transport generator closed", "caller"), ("left", "caller")]
+    assert run() == uninstrumented
+    instrumented.ledger.assert_balanced(1)
