@@ -5,6 +5,10 @@ One `usage` object reader serves every naming: chat and completions (`prompt_tok
 `output_tokens`, `input_tokens_details`, `output_tokens_details`) and embeddings. Parts
 (cached, reasoning, audio, image tokens) are clamped to their whole.
 
+Reasoning tokens are part of `completion_tokens` (OpenAI), except where `total_tokens` says they
+were counted beside them (xAI's Grok: total = prompt + completion + reasoning): then they are added
+to the output.
+
 Gateways' additions: DeepSeek's `prompt_cache_hit_tokens` (cache reads when the details say
 none), OpenRouter's `prompt_tokens_details.cache_write_tokens`, and the request's own cost where
 the provider states it in USD: OpenRouter's `usage.cost` (credits of one US dollar; plus
@@ -153,8 +157,11 @@ def add_tokens(usage: Usage, counts: dict[str, Any], operation: str) -> bool:
     usage.cache_write_tokens += _part(inputs.get("cache_write_tokens"), prompt - read)  # OpenRouter
     usage.input_audio_tokens += _part(inputs.get("audio_tokens"), prompt)
     usage.input_image_tokens += _part(inputs.get("image_tokens"), prompt)
+    reasoning = tokens(outputs.get("reasoning_tokens"))
+    if reasoning and tokens(counts.get("total_tokens")) == prompt + completion + reasoning:
+        completion += reasoning  # xAI's Grok: reasoning is counted beside completion_tokens, not in them
     usage.output_tokens += completion
-    usage.reasoning_tokens += _part(outputs.get("reasoning_tokens"), completion)
+    usage.reasoning_tokens += min(reasoning or 0, completion)
     usage.output_audio_tokens += _part(outputs.get("audio_tokens"), completion)
     image_tokens = tokens(outputs.get("image_tokens"))
     if image_tokens is None and operation in IMAGE_OPERATIONS:

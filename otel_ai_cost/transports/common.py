@@ -50,6 +50,7 @@ _collecting = False
 """The garbage collector is running (set by `_track_collections`)."""
 _ended_later: deque[Callable[[], None]] = deque()
 """The ends of calls whose streams the garbage collector freed unread: run by `end_collected`."""
+
 RequestT = TypeVar("RequestT")
 
 

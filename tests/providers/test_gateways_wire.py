@@ -127,6 +127,51 @@ def test_a_known_model_of_each_provider_is_priced_from_the_catalog(
     assert cost.total_usd == pytest.approx(expected)
 
 
+XAI = OpenAIProtocol("x_ai")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_xai_reasoning_tokens_counted_beside_completion_tokens_are_output(engine: PriceEngine, stream: bool) -> None:
+    """xAI's usage counts Grok's reasoning beside `completion_tokens`, not in them; `total_tokens`
+    includes them (xAI's docs; Google's page on Grok on Vertex AI says the same). xAI's own example:
+    prompt 32 + completion 9 + reasoning 94 = total 135."""
+    usage = {
+        "prompt_tokens": 32,
+        "completion_tokens": 9,
+        "total_tokens": 135,
+        "prompt_tokens_details": {"text_tokens": 32, "cached_tokens": 6},
+        "completion_tokens_details": {"reasoning_tokens": 94},
+    }
+    request = {"model": "grok-3-mini", "messages": [], "stream": stream}
+    facts = facts_for(XAI, "/v1/chat/completions", request, host="api.x.ai")
+    body = {"id": "x", "object": "chat.completion", "model": "grok-3-mini", "choices": [], "usage": usage}
+    if stream:
+        events = b"data: " + json.dumps(body).encode() + b"\n\ndata: [DONE]\n\n"
+        parsed = parse_stream(XAI.stream_parser(facts), [events])
+    else:
+        parsed = XAI.parse_response(facts, json.dumps(body).encode())
+    assert (parsed.usage.input_tokens, parsed.usage.cache_read_tokens) == (32, 6)
+    assert (parsed.usage.output_tokens, parsed.usage.reasoning_tokens) == (9 + 94, 94)
+    parsed.usage.request_time = PEAK_HOURS
+    # 26 x 0.30 + 6 x 0.075 + 103 x 0.50 = 7.8 + 0.45 + 51.5 = 59.75 per 1M
+    assert engine.price(parsed.usage).total_usd == pytest.approx(0.00005975)
+
+
+def test_openai_reasoning_tokens_inside_completion_tokens_are_not_added_again() -> None:
+    """OpenAI's `completion_tokens` include the reasoning: the total is prompt + completion."""
+    usage = {
+        "prompt_tokens": 32,
+        "completion_tokens": 103,
+        "total_tokens": 135,
+        "completion_tokens_details": {"reasoning_tokens": 94},
+    }
+    openai = OpenAIProtocol()
+    facts = facts_for(openai, "/v1/chat/completions", {"model": "o4-mini", "messages": []})
+    body = {"id": "x", "object": "chat.completion", "model": "o4-mini", "choices": [], "usage": usage}
+    parsed = openai.parse_response(facts, json.dumps(body).encode())
+    assert (parsed.usage.output_tokens, parsed.usage.reasoning_tokens) == (103, 94)
+
+
 def test_perplexity_sonar_is_in_the_catalog(engine: PriceEngine) -> None:
     cost = engine.price(Usage(provider="perplexity", request_model="sonar", input_tokens=1000, output_tokens=100))
     assert cost.priced and cost.price_source == "genai-prices" and cost.model == "sonar"
