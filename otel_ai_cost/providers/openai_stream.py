@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from typing import Any
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
-from otel_ai_cost.providers.openai_response import ResponseState
+from otel_ai_cost.providers.openai_response import ResponseState, add_tokens
 from otel_ai_cost.providers.sse import MAX_EVENT_BYTES, SSEEvent, SSEStreamParser
+from otel_ai_cost.usage import Usage
 
 _FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _IMAGE_DONE_EVENTS = frozenset({"image_generation.completed", "image_edit.completed"})
@@ -39,8 +41,11 @@ _WORTH_PARSING = re.compile(rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*")')
 content delta). Keys inside JSON strings are escaped, \\", so content that mentions them does not
 match."""
 _OBJECT_VALUE = re.compile(rb"\s*:\s*\{")
+_OBJECT_VALUE_TEXT = re.compile(r"\s*:\s*\{", re.ASCII)
 _USAGE_TRIES = 4
 """`"usage"` keys looked at from the end for an object: chunks before the last have `"usage":null`."""
+_SUMMED = tuple(field.name for field in fields(Usage) if field.name.endswith("_tokens")) + ("provider_reported_cost",)
+"""The fields `add_tokens` adds to."""
 _TAIL_BYTES = 16 << 10
 """How far from the end a usage object is looked for (a stream without one is not searched whole)."""
 _TAIL_EVENTS = 1
@@ -64,6 +69,11 @@ class OpenAIStreamParser(SSEStreamParser):
         self._content_events = 0
         self._one_choice = facts.choices == 1
         """Only the ends of the stream need reading when they hold its usage (see `_read_ends`)."""
+        self._max_event_bytes = max_event_bytes
+        self._summed: Usage | None = None
+        """The result's usages added up (and emptied) once an image event's came: a stream may hold any
+        number, so they are summed as they come, not kept."""
+        self._summed_found = False
 
     def feed(self, chunk: bytes) -> None:
         if self._one_choice and not (self._closed or self._typed_stream):
@@ -80,20 +90,24 @@ class OpenAIStreamParser(SSEStreamParser):
         ones supersede (the first events are read when they hold an id or tier the last ones lack).
         Else every event is read, from the state before."""
         before, attempts, content_events = self._result, self._meta_attempts, self._content_events
+        summed, summed_found = self._summed, self._summed_found
         result = self._result = before.copy()
         result.usages.clear()
         result.finish.clear()
+        result.model = None  # the last events must say it: one worth parsing before them may
+        self._summed = None
         self._meta_attempts = 0
         self._read_events(chunk[tail:])
         if (
-            result.usages
+            (result.usages or self._summed is not None)
             and result.finish
+            and result.model is not None
             and not self._typed_stream
-            and (attempts <= 0 or (result.model is not None and not _first_events_add(chunk, tail, attempts, result)))
+            and (attempts <= 0 or not _first_events_add(chunk, tail, attempts, result, self._max_event_bytes))
         ):
             return
         self._result, self._meta_attempts, self._typed_stream = before, attempts, False
-        self._content_events = content_events
+        self._content_events, self._summed, self._summed_found = content_events, summed, summed_found
         self._read_events(chunk)
 
     def _read_events(self, chunk: bytes) -> None:
@@ -135,6 +149,12 @@ class OpenAIStreamParser(SSEStreamParser):
 
     def _build(self) -> ParsedResponse:
         parsed = self._result.build()
+        summed = self._summed
+        if summed is not None:  # the usages, added up (and emptied)
+            usage = parsed.usage
+            for name in _SUMMED:
+                setattr(usage, name, getattr(summed, name))
+            parsed.usage_found = parsed.usage_found or self._summed_found
         parsed.content_events = self._content_events
         return parsed
 
@@ -173,6 +193,8 @@ class OpenAIStreamParser(SSEStreamParser):
         """An event worth parsing: a chat chunk, or a Responses or image event without its `event:` line."""
         data = _json.load(raw)
         if data is None:
+            # Not JSON, yet one of the chunks read for the model: `_first_events_add` counts them unparsed.
+            self._meta_attempts = max(self._meta_attempts - 1, 0)
             return
         kind = data.get("type")
         if isinstance(kind, str) and kind.startswith(("response.", "image_")):
@@ -187,7 +209,7 @@ class OpenAIStreamParser(SSEStreamParser):
         if usage is None:
             usage = obj((obj(data.get("x_groq")) or {}).get("usage"))  # Groq's last chunk
         if usage is not None:
-            result.usages[:] = [usage]  # vLLM's continuous usage stats repeat it, cumulative
+            self._set_usage(usage)  # vLLM's continuous usage stats repeat it, cumulative
         result.choices(data.get("choices"))
 
     def _typed_event(self, name: str, raw: bytes, truncated: bool) -> None:
@@ -208,13 +230,13 @@ class OpenAIStreamParser(SSEStreamParser):
                 result.meta(response)
                 usage = obj(response.get("usage"))
                 if usage is not None:
-                    result.usages[:] = [usage]
+                    self._set_usage(usage)
                 result.status(response)
         elif kind in _IMAGE_DONE_EVENTS:
             result.images += 1
             usage = obj(data.get("usage"))
             if usage is not None:
-                result.usages.append(usage)
+                self._add_usage(usage)
             result.image_facts(data)
         elif kind.startswith("response."):
             response = obj(data.get("response"))
@@ -225,17 +247,17 @@ class OpenAIStreamParser(SSEStreamParser):
         """Usage from the head and tail of an event too large to keep whole (see `sse`)."""
         head = raw[:256]
         result = self._result
-        usage = _last_object(raw, b'"usage"')
+        usage = _last_object(raw, '"usage"')
         if name in _IMAGE_DONE_EVENTS or b"image_generation.completed" in head or b"image_edit.completed" in head:
             result.images += 1
             if usage is not None:
-                result.usages.append(usage)
+                self._add_usage(usage)
             result.image_facts({key: _last_string(raw, key) for key in ("size", "quality")})
             return
         if name not in _FINAL_RESPONSE_EVENTS and not any(kind.encode() in head for kind in _FINAL_RESPONSE_EVENTS):
             return
         if usage is not None:
-            result.usages[:] = [usage]
+            self._set_usage(usage)
         result.meta(
             {
                 "id": _first_string(raw, "id"),
@@ -247,10 +269,27 @@ class OpenAIStreamParser(SSEStreamParser):
         if status is not None:
             result.status({"status": status, "incomplete_details": {"reason": _first_string(raw, "reason")}})
 
+    def _set_usage(self, usage: dict[str, Any]) -> None:
+        """A usage that says all of it: those before are dropped."""
+        self._result.usages[:] = [usage]
+        self._summed = None
+
+    def _add_usage(self, usage: dict[str, Any]) -> None:
+        """An image's usage, added to those before, in the order `ResponseState.build` adds them."""
+        result = self._result
+        summed = self._summed
+        if summed is None:
+            summed = self._summed = Usage(result.facts.provider)
+            self._summed_found = False
+            for counts in result.usages:
+                self._summed_found = add_tokens(summed, counts, result.facts.operation) or self._summed_found
+            result.usages.clear()
+        self._summed_found = add_tokens(summed, usage, result.facts.operation) or self._summed_found
+
 
 def _tail_start(chunk: bytes) -> int:
-    """Where the last events of `chunk` start when it is whole events (no CR) with a usage object near
-    its end: the event of the last usage and the `_TAIL_EVENTS` before it. Else -1."""
+    """Where the last events of `chunk` start when it is whole events (no CR, no BOM) with a usage object
+    near its end: the event of the last usage and the `_TAIL_EVENTS` before it. Else -1."""
     if not chunk.endswith(b"\n\n") or b"\r" in chunk:
         return -1
     end = len(chunk)
@@ -268,19 +307,34 @@ def _tail_start(chunk: bytes) -> int:
         at = chunk.rfind(b"\n\n", 0, at)
         if at < 0:
             return -1
-    return at + 2
+    # The SSE reader drops a BOM from a stream's first line only: once the tail is read, the events
+    # could no longer all be read as they are.
+    return -1 if chunk.startswith(b"\xef\xbb\xbf") else at + 2
 
 
-def _first_events_add(chunk: bytes, tail: int, events: int, result: ResponseState) -> bool:
-    """The first `events` events before `tail` may say an id or service tier `result` lacks."""
+def _first_events_add(chunk: bytes, tail: int, events: int, result: ResponseState, max_data: int) -> bool:
+    """The first `events` chunks before `tail` (the events read for the model) may say an id or service
+    tier `result` lacks.
+
+    Only blocks that are a chunk for sure are counted: one `data: {` line no longer than the event cap
+    (JSON or not, see `_chunk`). Others (keep-alive comments, `[DONE]`, an `event:` line) are passed
+    over, so the blocks searched hold at least the events read for the model."""
+    if result.response_id is not None and result.tier is not None:
+        return False
     end = 0
-    for _ in range(events):
-        end = chunk.find(b"\n\n", end, tail) + 2
+    while events > 0:
+        start = end
+        end = chunk.find(b"\n", start, tail) + 2
+        if end >= 2 and chunk[end - 1] != 0x0A:  # a block of more lines
+            end = chunk.find(b"\n\n", end, tail) + 2
+        elif chunk.startswith(b"data: {", start) and end - start <= max_data + 8:
+            events -= 1
         if end < 2:
-            end = tail
+            end = len(chunk)  # they run into the last events, not all read for the model there
             break
-    first = chunk[:end]
-    return (result.response_id is None and b'"id"' in first) or (result.tier is None and b'"service_tier"' in first)
+    return (result.response_id is None and chunk.find(b'"id"', 0, end) >= 0) or (
+        result.tier is None and chunk.find(b'"service_tier"', 0, end) >= 0
+    )
 
 
 def _sniff_usage_event(raw: bytes) -> bool:
@@ -288,16 +342,24 @@ def _sniff_usage_event(raw: bytes) -> bool:
     return b'.completed"' in raw or b'"response.incomplete"' in raw or b'"response.failed"' in raw
 
 
-def _last_object(raw: bytes, key: bytes) -> dict[str, Any] | None:
-    """The JSON object that is the value of the last `key` in `raw`, read without parsing the rest."""
-    for match in reversed(list(re.finditer(re.escape(key) + rb"\s*:\s*\{", raw))):
-        start = match.end() - 1
-        try:
-            value, _ = _DECODER.raw_decode(raw[start : start + 65536].decode("utf-8", "replace"))
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(value, dict):
-            return value
+def _last_object(raw: bytes, key: str) -> dict[str, Any] | None:
+    """The JSON object that is the value of the last `key` in `raw` (of the last `_USAGE_TRIES`), read
+    without parsing the rest: a tail filled with keys costs no more than any other."""
+    text = raw.decode("utf-8", "replace")
+    end = len(text)
+    for _ in range(_USAGE_TRIES):
+        at = text.rfind(key, 0, end)
+        if at < 0:
+            return None
+        match = _OBJECT_VALUE_TEXT.match(text, at + len(key))
+        if match is not None:
+            try:
+                value, _ = _DECODER.raw_decode(text, match.end() - 1)
+            except (ValueError, RecursionError):
+                value = None
+            if isinstance(value, dict):
+                return value
+        end = at
     return None
 
 

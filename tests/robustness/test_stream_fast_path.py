@@ -8,7 +8,9 @@ whatever the events hold, they give what reading the events one at a time gives.
   is not needed then, and is not counted.
 
 The reference is the same stream fed a byte at a time (and cut inside its first event), which
-takes neither shortcut: each piece leaves the SSE reader inside an event.
+takes neither shortcut: each piece leaves the SSE reader inside an event. Streams may start with a
+UTF-8 BOM and keep-alive comments (which the SSE reader drops), and the first events may lack the
+model (Azure's) or say a service tier the last ones do not.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ TRICKY_TEXT = [
     "\\",
     '\\"usage\\":{',
     "event: response.completed",
+    '{"choices":[]',  # not JSON, but read for the model as a chunk is
 ]
 
 text = st.sampled_from(TRICKY_TEXT) | st.text(max_size=12)
@@ -69,7 +72,10 @@ def chunk(draw: st.DrawFn, one_choice: bool = False) -> Any:
         }
         for index in range(draw(st.integers(0, 1 if one_choice else 2)))
     ]
-    event: dict[str, Any] = {"id": "chatcmpl-1", "model": draw(st.sampled_from(["gpt-4o-mini", "gpt-4o"]))}
+    event: dict[str, Any] = {"id": "chatcmpl-1", "model": draw(st.sampled_from(["gpt-4o-mini", "gpt-4o", ""]))}
+    tier = draw(st.sampled_from([None, None, "default", "flex"]))
+    if tier is not None and kind == "delta":  # the first events' (the last ones say the tier of those between)
+        event["service_tier"] = tier
     event["choices"] = choices
     event["usage"] = draw(usage) if kind == "usage" else None
     if kind == "groq":
@@ -79,9 +85,16 @@ def chunk(draw: st.DrawFn, one_choice: bool = False) -> Any:
     return event
 
 
-def stream_of(events: list[Any], spaced: bool) -> bytes:
+LEADING = [b"\xef\xbb\xbf", b": ping\n\n", b":\n\n", b"id: 1\n\n"]
+"""What may come before a stream's first event: a BOM (first only), keep-alive comments, a lone field."""
+leading = st.tuples(st.booleans(), st.lists(st.sampled_from(LEADING[1:]), max_size=4)).map(
+    lambda drawn: (LEADING[0] if drawn[0] else b"") + b"".join(drawn[1])
+)
+
+
+def stream_of(events: list[Any], spaced: bool, start: bytes = b"") -> bytes:
     separators = (", ", ": ") if spaced else (",", ":")
-    return b"".join(
+    return start + b"".join(
         b"data: "
         + (event if isinstance(event, str) else json.dumps(event, separators=separators)).encode("utf-8", "replace")
         + b"\n\n"
@@ -106,20 +119,22 @@ def buffers_of(stream: bytes, buffers: int) -> list[bytes]:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(chunk(), min_size=1, max_size=12), st.booleans(), st.integers(0, 3))
-def test_one_scan_reads_what_one_event_at_a_time_reads(events: list[Any], spaced: bool, buffers: int) -> None:
-    stream = stream_of(events, spaced)
+@given(st.lists(chunk(), min_size=1, max_size=12), st.booleans(), st.integers(0, 3), leading)
+def test_one_scan_reads_what_one_event_at_a_time_reads(
+    events: list[Any], spaced: bool, buffers: int, start: bytes
+) -> None:
+    stream = stream_of(events, spaced, start)
     one_at_a_time = parse([stream[i : i + 1] for i in range(len(stream))])
     assert parse(buffers_of(stream, buffers)) == one_at_a_time
     assert parse([stream]) == one_at_a_time
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(chunk(one_choice=True), min_size=1, max_size=12), st.booleans(), st.integers(0, 3))
+@given(st.lists(chunk(one_choice=True), min_size=1, max_size=12), st.booleans(), st.integers(0, 3), leading)
 def test_reading_the_ends_of_a_one_choice_stream_reads_what_every_event_says(
-    events: list[Any], spaced: bool, buffers: int
+    events: list[Any], spaced: bool, buffers: int, start: bytes
 ) -> None:
-    stream = stream_of(events, spaced)
+    stream = stream_of(events, spaced, start)
     reference, reference_content = parse([stream[i : i + 1] for i in range(len(stream))], FACTS)
     for pieces in (buffers_of(stream, buffers), [stream]):
         parsed, content = parse(pieces, FACTS)
@@ -212,3 +227,53 @@ def test_azure_first_event_without_model_or_id_is_not_needed(monkeypatch: pytest
     whole, read = read_pieces(monkeypatch, stream)
     assert read == [b"".join(events_of(stream)[-3:])]
     assert (whole.usage.input_tokens, whole.usage.output_tokens, whole.finish_reasons) == (7, 3, ("stop",))
+
+
+def test_a_leading_bom_is_dropped_when_the_stream_is_read_whole_after_its_end() -> None:
+    """The end says a usage but no model: every event is read, the first after the BOM."""
+    unnamed = {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": None}]}
+    first = {"id": "c", "model": "gpt-4o-2024-08-06", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    stream = stream_of([first, unnamed, {"id": "c", **USAGE}, "[DONE]"], False, b"\xef\xbb\xbf")
+    whole, _ = parse([stream], FACTS)
+    assert whole == parse([stream[:5], stream[5:]], FACTS)[0]
+    assert (whole.finish_reasons, whole.usage.response_model) == (("stop",), "gpt-4o-2024-08-06")
+
+
+def test_keep_alive_comments_are_not_counted_as_first_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure's first two chunks name no model: the third is read for it, and says the tier."""
+    filters = {"id": "", "model": "", "choices": [], "prompt_filter_results": []}
+    role = {"id": "c", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    events = [filters, role, chat_event(service_tier="priority"), chat_event(**FINISH), chat_event(**USAGE), "[DONE]"]
+    stream = stream_of(events, False, b": keep-alive\n\n: ping\n\n")
+    whole, read = read_pieces(monkeypatch, stream)
+    assert whole.usage.service_tier == "priority"
+    assert read[-1] == stream  # the end said no tier: every event read
+
+
+def test_a_first_event_among_the_last_ones_is_read_for_the_tier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a keep-alive, the last events start at the first one: it is read for the model (and tier)."""
+    last = chat_event(**{**FINISH, **USAGE, "choices": FINISH["choices"]})
+    stream = stream_of([chat_event(service_tier="flex"), last, "[DONE]"], False, b": ping\n\n")
+    whole, _ = read_pieces(monkeypatch, stream)
+    assert whole.usage.service_tier == "flex"
+
+
+def test_a_chunk_that_is_not_json_is_one_of_those_read_for_the_model() -> None:
+    """Three chunks that are not JSON use up the ones read for the model: the fourth's tier is not read,
+    however the stream is cut."""
+    events = ['{"choices":[]'] * 3 + [chat_event(service_tier="flex"), *[chat_event()] * 5]
+    stream = stream_of([*events, chat_event(**FINISH), chat_event(**USAGE)], False)
+    whole, _ = parse([stream], FACTS)
+    assert whole == parse([stream[i : i + 1] for i in range(len(stream))], FACTS)[0]
+    assert whole.usage.service_tier == "default"
+
+
+def test_the_last_events_of_a_later_buffer_must_name_the_model_themselves() -> None:
+    """A usage chunk before them names it (vLLM's continuous usage): what the first buffer said is stale."""
+    unnamed = {"id": "c", "model": ""}
+    events = [*[chat_event(model="gpt-4o-mini")] * 4, chat_event(**USAGE), {**unnamed, **FINISH}, {**unnamed, **USAGE}]
+    stream = stream_of(events, False)
+    buffers = [b"".join(events_of(stream)[:4]), b"".join(events_of(stream)[4:])]
+    parsed, _ = parse(buffers, FACTS)
+    assert parsed == parse([stream[i : i + 1] for i in range(len(stream))], FACTS)[0]
+    assert parsed.usage.response_model == "gpt-4o"
