@@ -31,7 +31,7 @@ def instrumented(monkeypatch: pytest.MonkeyPatch) -> Iterator[Instrumented]:
     instrumentor = AICostInstrumentor()
     instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, price_engine=PriceEngine())
     try:
-        yield Instrumented(ledger, spans, reader)
+        yield Instrumented(ledger, spans, reader, tracer_provider)
     finally:
         instrumentor.uninstrument()
         tracer_provider.shutdown()

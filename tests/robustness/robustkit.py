@@ -21,7 +21,7 @@ from typing import Any
 import httpx2
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otel_testkit import metric_points
 
@@ -87,6 +87,7 @@ class Instrumented:
     ledger: SpanLedger
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
+    tracer_provider: TracerProvider
 
     def points(self, name: str) -> list[Any]:
         return metric_points(self.metrics, name)

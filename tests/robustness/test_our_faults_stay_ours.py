@@ -8,8 +8,7 @@ import asyncio
 import gc
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 import boto3
@@ -20,14 +19,8 @@ import pytest
 import requests
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from otel_testkit import metric_points
-
-from otel_ai_cost import AICostInstrumentor, PriceEngine
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from robustkit import Instrumented
 
 CHUNKS = [
     {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {}}]},
@@ -44,60 +37,42 @@ GEMINI_URL = (
 class RaisingProcessor(SpanProcessor):
     """A span processor with a bug: raises when a span ends (the SDK calls it inside `span.end()`)."""
 
-    def __init__(self) -> None:
-        self.armed = False
-
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        if self.armed:
-            raise RuntimeError("a span processor's bug")
-
-
-@dataclass
-class Setup:
-    spans: InMemorySpanExporter
-    metrics: InMemoryMetricReader
-    raising: RaisingProcessor
-
-    def internal_errors(self) -> dict[str, int]:
-        return {
-            point.attributes["ai.cost.error.where"]: point.value
-            for point in metric_points(self.metrics, "ai.cost.internal_errors")
-        }
+        raise RuntimeError("a span processor's bug")
 
 
 @pytest.fixture
-def setup() -> Iterator[Setup]:
-    spans, raising = InMemorySpanExporter(), RaisingProcessor()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    tracer_provider.add_span_processor(raising)
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    instrumentor = AICostInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, price_engine=PriceEngine())
-    try:
-        yield Setup(spans, reader, raising)
-    finally:
-        instrumentor.uninstrument()
+def raising(instrumented: Instrumented) -> RaisingProcessor:
+    processor = RaisingProcessor()
+    instrumented.tracer_provider.add_span_processor(processor)  # after the exporter's: it still gets the span
+    return processor
+
+
+def internal_errors(instrumented: Instrumented) -> dict[str, int]:
+    counts = instrumented.sums_by("ai.cost.internal_errors", "ai.cost.error.where")
+    return {where: count for (where,), count in counts.items()}
 
 
 def stream_handler(request: httpx2.Request) -> httpx2.Response:
     return httpx2.Response(200, content=iter([STREAM]), headers={"content-type": "text/event-stream"})
 
 
-def test_a_span_processor_that_raises_at_a_streams_end_does_not_reach_the_caller(setup: Setup) -> None:
+def test_a_span_processor_that_raises_at_a_streams_end_does_not_reach_the_caller(
+    instrumented: Instrumented, raising: RaisingProcessor
+) -> None:
     client = openai.OpenAI(api_key="sk-test", http_client=httpx2.Client(transport=httpx2.MockTransport(stream_handler)))
-    setup.raising.armed = True
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True))
     assert [chunk.id for chunk in chunks] == ["c", "c"]
-    assert len(setup.spans.get_finished_spans()) == 1  # processors before the one that raised ran
-    assert setup.internal_errors() == {"record": 1}
+    assert len(instrumented.spans.get_finished_spans()) == 1  # processors before the one that raised ran
+    assert internal_errors(instrumented) == {"record": 1}
 
 
-def test_a_span_processor_that_raises_at_an_async_streams_end_does_not_reach_the_caller(setup: Setup) -> None:
+def test_a_span_processor_that_raises_at_an_async_streams_end_does_not_reach_the_caller(
+    instrumented: Instrumented, raising: RaisingProcessor
+) -> None:
     async def body() -> AsyncIterator[bytes]:
         yield STREAM
 
@@ -106,15 +81,14 @@ def test_a_span_processor_that_raises_at_an_async_streams_end_does_not_reach_the
 
     transport = httpx2.MockTransport(handler)
     client = openai.AsyncOpenAI(api_key="sk-test", http_client=httpx2.AsyncClient(transport=transport))
-    setup.raising.armed = True
 
     async def read() -> list[str]:
         stream = await client.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True)
         return [chunk.id async for chunk in stream]
 
     assert asyncio.run(read()) == ["c", "c"]
-    assert len(setup.spans.get_finished_spans()) == 1
-    assert setup.internal_errors() == {"record": 1}
+    assert len(instrumented.spans.get_finished_spans()) == 1
+    assert internal_errors(instrumented) == {"record": 1}
 
 
 class Unprintable(Exception):
@@ -124,7 +98,7 @@ class Unprintable(Exception):
         return "%s: %s" % self.args  # noqa: UP031 - the bug is the point
 
 
-def test_an_exception_that_cannot_be_printed_reaches_the_caller_as_it_is(setup: Setup) -> None:
+def test_an_exception_that_cannot_be_printed_reaches_the_caller_as_it_is(instrumented: Instrumented) -> None:
     def hook(response: httpx2.Response) -> None:
         raise Unprintable("one argument")
 
@@ -132,12 +106,12 @@ def test_an_exception_that_cannot_be_printed_reaches_the_caller_as_it_is(setup: 
     client = httpx2.Client(transport=transport, event_hooks={"response": [hook]})
     with pytest.raises(Unprintable):
         client.post("https://api.openai.com/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": []})
-    (span,) = setup.spans.get_finished_spans()
+    (span,) = instrumented.spans.get_finished_spans()
     assert (span.attributes or {})["error.type"] == "Unprintable"
     assert span.status.description == ""
 
 
-def test_an_api_key_in_the_url_stays_out_of_the_status_httpx(setup: Setup) -> None:
+def test_an_api_key_in_the_url_stays_out_of_the_status_httpx(instrumented: Instrumented) -> None:
     """Gemini's REST API takes the key as `?key=`; httpx's HTTPStatusError quotes the whole URL."""
     transport = httpx2.MockTransport(lambda request: httpx2.Response(400, json={"error": {"code": 400}}))
     raise_for_status = httpx2.Response.raise_for_status
@@ -145,13 +119,13 @@ def test_an_api_key_in_the_url_stays_out_of_the_status_httpx(setup: Setup) -> No
     with pytest.raises(httpx2.HTTPStatusError) as raised:
         client.post(GEMINI_URL, json={"contents": [{"parts": [{"text": "hi"}]}]})
     assert GEMINI_KEY in str(raised.value)  # what the status would have said
-    (span,) = setup.spans.get_finished_spans()
+    (span,) = instrumented.spans.get_finished_spans()
     description = span.status.description or ""
     assert GEMINI_KEY not in description
     assert "generateContent?[redacted]" in description and "400 Bad Request" in description
 
 
-def test_an_api_key_in_the_url_stays_out_of_the_status_requests(setup: Setup) -> None:
+def test_an_api_key_in_the_url_stays_out_of_the_status_requests(instrumented: Instrumented) -> None:
     """requests' ConnectionError quotes the path and query of the URL it could not reach."""
 
     class Unreachable(requests.adapters.HTTPAdapter):
@@ -166,13 +140,13 @@ def test_an_api_key_in_the_url_stays_out_of_the_status_requests(setup: Setup) ->
     with pytest.raises(requests.ConnectionError) as raised:
         session.post(GEMINI_URL, json={"contents": []}, timeout=5)
     assert GEMINI_KEY in str(raised.value)
-    spans = setup.spans.get_finished_spans()
+    spans = instrumented.spans.get_finished_spans()
     assert spans, "the request was not seen as a Gemini call"
     for span in spans:
         assert GEMINI_KEY not in (span.status.description or "")
 
 
-def test_a_bedrock_validation_error_keeps_the_prompt_out_of_the_status(setup: Setup) -> None:
+def test_a_bedrock_validation_error_keeps_the_prompt_out_of_the_status(instrumented: Instrumented) -> None:
     """botocore's ParamValidationError, raised before sending, quotes the invalid value: here the
     prompt (content given as a string instead of a list of blocks, a common mistake)."""
     prompt = "CONFIDENTIAL: the merger closes on Friday"
@@ -182,12 +156,12 @@ def test_a_bedrock_validation_error_keeps_the_prompt_out_of_the_status(setup: Se
     with pytest.raises(botocore.exceptions.ParamValidationError) as raised:
         client.converse(modelId=HAIKU, messages=[{"role": "user", "content": prompt}])
     assert prompt in str(raised.value)
-    (span,) = setup.spans.get_finished_spans()
+    (span,) = instrumented.spans.get_finished_spans()
     assert (span.attributes or {})["error.type"] == "ParamValidationError"
     assert prompt not in (span.status.description or "")
 
 
-def test_the_caller_sees_the_same_without_us(setup: Setup) -> None:
+def test_the_caller_sees_the_same_without_us(instrumented: Instrumented) -> None:
     """The control of the tests above: the same hook raises the same without instrumentation."""
 
     def hook(response: httpx2.Response) -> None:
@@ -197,10 +171,10 @@ def test_the_caller_sees_the_same_without_us(setup: Setup) -> None:
     client = httpx2.Client(transport=transport, event_hooks={"response": [hook]})
     with suppress_instrumentation(), pytest.raises(Unprintable):
         client.post("https://api.openai.com/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": []})
-    assert setup.spans.get_finished_spans() == ()
+    assert instrumented.spans.get_finished_spans() == ()
 
 
-def test_a_stream_the_garbage_collector_frees_inside_the_sdk_does_not_deadlock(setup: Setup) -> None:
+def test_a_stream_the_garbage_collector_frees_inside_the_sdk_does_not_deadlock(instrumented: Instrumented) -> None:
     """A streamed response dropped unread in a reference cycle is freed by the garbage collector,
     which runs at whatever allocation crosses its threshold: here, one the SDK makes while holding
     the (non-reentrant) lock of an instrument, creating the aggregation for new attributes. Ending
@@ -239,7 +213,7 @@ def test_a_stream_the_garbage_collector_frees_inside_the_sdk_does_not_deadlock(s
     thread.start()
     thread.join(30)
     assert not thread.is_alive(), "deadlocked: the freed stream's call was ended inside the SDK's lock"
-    assert len(setup.spans.get_finished_spans()) == 1  # the post's; the dropped stream's waits
+    assert len(instrumented.spans.get_finished_spans()) == 1  # the post's; the dropped stream's waits
     client.post(url, json={"model": "gpt-4o-mini", "messages": []})
-    names = sorted(span.name for span in setup.spans.get_finished_spans())
+    names = sorted(span.name for span in instrumented.spans.get_finished_spans())
     assert names == ["chat gpt-4o", "chat gpt-4o-mini", "chat m"]
