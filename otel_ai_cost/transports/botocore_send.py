@@ -29,7 +29,6 @@ from otel_ai_cost.transports.common import (
     CappedBody,
     end_collected,
     end_when_dropped,
-    exception_error,
     no_usage,
     send_in_call,
     steps_aside,
@@ -140,7 +139,7 @@ def _error(exc: BaseException) -> tuple[str, str]:
     No message is kept: AWS's validation messages and botocore's own (`ParamValidationError`, raised
     before sending) quote the request, prompt included.
     """
-    error_type = exception_error(exc)[0]
+    error_type = type(exc).__qualname__
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = (response.get("Error") or {}).get("Code")
