@@ -11,6 +11,8 @@ import re
 MAX_HEADERS = 8192
 """A part's headers are looked for in at most this many bytes after its boundary."""
 MAX_VALUE = 256
+MAX_PARTS = 1024
+"""Parts looked at: a real form has a few fields and files (gpt-image-1 takes up to 16 images)."""
 
 _BOUNDARY = re.compile(r'boundary=(?:"([^"]{1,200})"|([^;\s]{1,200}))', re.IGNORECASE)
 _NAME = re.compile(rb'[;\s]name=(?:"([^"]*)"|([^;\s]+))', re.IGNORECASE)
@@ -38,11 +40,15 @@ def form_fields(body: bytes, content_type: str | None, names: frozenset[str]) ->
         return fields
     delimiter = b"--" + mark
     position = body.find(delimiter)
-    while position >= 0:
+    for _ in range(MAX_PARTS):
+        if position < 0:
+            break
         start = position + len(delimiter)
         if body.startswith(b"--", start):
             break  # the closing delimiter
-        window_end = min(len(body), start + MAX_HEADERS)
+        following = body.find(delimiter, start)
+        end = len(body) if following < 0 else following
+        window_end = min(end, start + MAX_HEADERS)  # within the part: a body of tiny parts stays linear
         header_end = body.find(b"\r\n\r\n", start, window_end)
         separator = 4
         if header_end < 0:
@@ -50,13 +56,11 @@ def form_fields(body: bytes, content_type: str | None, names: frozenset[str]) ->
             separator = 2
             if header_end < 0:
                 break
-        following = body.find(delimiter, header_end + separator)
         headers = body[start:header_end]
         named = _NAME.search(headers)
         if named and not _FILENAME.search(headers):
             name = (named.group(1) or named.group(2) or b"").decode("utf-8", "replace")
             if name in names and name not in fields:
-                end = len(body) if following < 0 else following
                 if end - (header_end + separator) <= MAX_VALUE + 2:
                     value = body[header_end + separator : end]
                     if value.endswith(b"\r\n"):
