@@ -53,11 +53,10 @@ def default_engine() -> PriceEngine:
             if _engine is None:
                 from otel_ai_cost.config import ConfigError, Settings
 
-                try:
-                    settings = Settings.from_env()
-                except ConfigError as exc:
-                    logging.getLogger(__name__).error("otel-ai-cost: %s; using the defaults", exc)
-                    settings = Settings()
+                errors: list[ConfigError] = []
+                settings = Settings.from_env(errors=errors)
+                for error in errors:
+                    logging.getLogger(__name__).error("otel-ai-cost: %s; using its default", error)
                 _engine = PriceEngine(settings.prices_file, reload_interval=settings.prices_reload_seconds)
     return _engine
 

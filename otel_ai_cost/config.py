@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 PREFIX = "OTEL_AI_COST_"
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
@@ -35,17 +38,41 @@ class Settings:
     token and duration histograms (openai-v2, anthropic's own tracing)."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, errors: list[ConfigError] | None = None) -> Settings:
+        """The settings the variables give. A bad value raises `ConfigError`; given `errors`, it is
+        added there instead and that one setting keeps its default (the others are still read)."""
         env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(parse: Callable[[], T], default: T) -> T:
+            try:
+                return parse()
+            except ConfigError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+                return default
+
         return cls(
             prices_file=env.get(PREFIX + "PRICES_FILE") or None,
-            prices_reload_seconds=_float(env, PREFIX + "PRICES_RELOAD_SECONDS", 2.0, minimum=0.0),
+            prices_reload_seconds=read(
+                lambda: _float(env, PREFIX + "PRICES_RELOAD_SECONDS", defaults.prices_reload_seconds, minimum=0.0),
+                defaults.prices_reload_seconds,
+            ),
             default_tags=env.get(PREFIX + "DEFAULT_TAGS", ""),
-            required_tags=_names(env.get(PREFIX + "REQUIRED_TAGS"), ("team", "feature")),
-            max_tag_values=int(_float(env, PREFIX + "MAX_TAG_VALUES", 100, minimum=1)),
+            required_tags=_names(env.get(PREFIX + "REQUIRED_TAGS"), defaults.required_tags),
+            max_tag_values=read(
+                lambda: _int(env, PREFIX + "MAX_TAG_VALUES", defaults.max_tag_values, minimum=1),
+                defaults.max_tag_values,
+            ),
             endpoints=env.get(PREFIX + "ENDPOINTS", ""),
-            estimate_stream_usage=_bool(env, PREFIX + "ESTIMATE_STREAM_USAGE", False),
-            semconv_metrics=_bool(env, PREFIX + "SEMCONV_METRICS", True),
+            estimate_stream_usage=read(
+                lambda: _bool(env, PREFIX + "ESTIMATE_STREAM_USAGE", defaults.estimate_stream_usage),
+                defaults.estimate_stream_usage,
+            ),
+            semconv_metrics=read(
+                lambda: _bool(env, PREFIX + "SEMCONV_METRICS", defaults.semconv_metrics), defaults.semconv_metrics
+            ),
         )
 
 
@@ -57,9 +84,18 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float)
         value = float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a finite number")
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    value = _float(env, name, float(default), minimum=minimum)
+    if not value.is_integer():
+        raise ConfigError(f"{name}={env.get(name)!r} is not a whole number")
+    return int(value)
 
 
 def _names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:

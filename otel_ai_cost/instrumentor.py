@@ -55,11 +55,10 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from otel_ai_cost.tags import TagPolicy
         from otel_ai_cost.telemetry.recorder import Recorder
 
-        try:
-            settings = Settings.from_env()
-        except ConfigError as exc:
-            logger.error("otel-ai-cost: %s; using the defaults", exc)
-            settings = Settings()
+        errors: list[ConfigError] = []
+        settings = Settings.from_env(errors=errors)
+        for error in errors:
+            logger.error("otel-ai-cost: %s; using its default", error)
         try:
             endpoints = parse_endpoint_map(settings.endpoints) if settings.endpoints else None
         except ValueError as exc:
