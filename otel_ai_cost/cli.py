@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _env_prices_file() -> str | None:
-    return Settings.from_env(errors=[]).prices_file  # a bad unrelated variable is not this command's concern
+    return Settings.from_env().prices_file
 
 
 def _load_overrides_or_fail(engine: PriceEngine) -> None:
