@@ -88,6 +88,11 @@ def test_image_price() -> None:
         (["price", "dall-e-3", "--images", "1", "--size", "big"], "not WIDTHxHEIGHT"),
         (["price", "dall-e-3", "--images", "1", "--size", "640x480"], "unknown_image_size"),
         (["estimate", "--model", "gpt-4o", "--input-tokens", "10", "--output-tokens", "5"], "--requests-per-day"),
+        (["estimate", "--model", "gpt-4o", "--input-tokens", "1", "--requests-per-day", "nan"], "not a finite number"),
+        (
+            ["estimate", "--model", "gpt-4o", "--input-tokens", "1", "--requests-per-day", "9", "--days", "inf"],
+            "finite",
+        ),
         (["frobnicate"], "invalid choice"),
     ],
 )
