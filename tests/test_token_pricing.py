@@ -195,6 +195,10 @@ def test_response_model_wins_over_request_model(engine: PriceEngine) -> None:
         (usage("some-model", "acme-ai", input_tokens=10, output_tokens=10), UnpricedReason.UNKNOWN_PROVIDER),
         (Usage(provider="openai", input_tokens=10), UnpricedReason.NO_MODEL),
         (usage("gpt-4o-mini"), UnpricedReason.NO_USAGE),
+        # priced by the catalog per audio hour, per character, per page: not in tokens, never $0
+        (usage("whisper-1", input_tokens=10, output_tokens=10), UnpricedReason.UNSUPPORTED_UNIT),
+        (usage("tts-1", input_tokens=10), UnpricedReason.UNSUPPORTED_UNIT),
+        (usage("mistral-ocr-latest", "mistral_ai", input_tokens=10), UnpricedReason.UNSUPPORTED_UNIT),
     ],
 )
 def test_unpriced_is_explicit_never_zero(engine: PriceEngine, record: Usage, reason: str) -> None:
@@ -202,6 +206,12 @@ def test_unpriced_is_explicit_never_zero(engine: PriceEngine, record: Usage, rea
     assert cost.priced is False
     assert cost.unpriced_reason == reason
     assert cost.breakdown is None
+
+
+def test_an_audio_model_priced_in_tokens_is_priced(engine: PriceEngine) -> None:
+    cost = engine.price(usage("gpt-4o-transcribe", input_tokens=1000, input_audio_tokens=1000, output_tokens=100))
+    # 1000 audio input x 6.00 + 100 output x 10.00 = 6000 + 1000 = 7000 per 1M
+    assert cost.priced and cost.total_usd == pytest.approx(7_000 / M)
 
 
 def test_unknown_model_warns_once(engine: PriceEngine, caplog: pytest.LogCaptureFixture) -> None:

@@ -13,6 +13,8 @@ class UnpricedReason:
     NO_MODEL = "no_model"
     NO_USAGE = "no_usage"
     UNKNOWN_IMAGE_SIZE = "unknown_image_size"
+    UNSUPPORTED_UNIT = "unsupported_unit"
+    """The catalog prices the model in units not counted here (audio hours, characters, pages)."""
     PRICING_ERROR = "pricing_error"
 
 

@@ -116,6 +116,8 @@ class TokenCatalog:
         for candidate in names.candidates(model):
             info = genai_provider.find_model(candidate, all_providers=all_providers)
             if info is not None:
+                if not _priced_per_token(info):
+                    return UnpricedReason.UNSUPPORTED_UNIT  # else every count would be priced at $0
                 return TokenPriceMatch(genai_provider.id, info.id, info)
         return UnpricedReason.UNKNOWN_MODEL
 
@@ -129,6 +131,17 @@ class TokenCatalog:
 
     def providers(self) -> list[Provider]:
         return list(self._data().providers)
+
+
+def _priced_per_token(info: ModelInfo) -> bool:
+    """Whether any of the model's prices is per token or per request (whisper-1 is per audio hour,
+    tts-1 per character, an OCR model per page)."""
+    prices = info.prices if isinstance(info.prices, list) else [info.prices]
+    for price in prices:
+        price = getattr(price, "prices", price)  # a conditional price holds its ModelPrice
+        if any(getattr(price, key, None) is not None for key in (*_RATE_FIELDS, "requests_kcount")):
+            return True
+    return False
 
 
 def _to_rates(price: ModelPrice) -> TieredTokenRates:
