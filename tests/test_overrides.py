@@ -68,6 +68,19 @@ def test_provider_wide_discount(engine: PriceEngine) -> None:
     assert cost.total_usd == pytest.approx(10_125 / M)
 
 
+@pytest.mark.parametrize("sent", ["gpt-4.1", "GPT-4.1", "gpt-4.1-2025-04-14", "openai/gpt-4.1"])
+def test_a_discount_on_a_model_name_applies_to_the_names_it_is_sent_under(tmp_path: Path, sent: str) -> None:
+    """OpenAI's responses name the dated snapshot, which is the name priced: the discount on the
+    model's name must reach it."""
+    text = "discounts:\n  - {provider: openai, model: gpt-4.1, percent: 20}\n"
+    engine = PriceEngine(write(tmp_path / "prices.yaml", text), reload_interval=0)
+    cost = engine.price(Usage(provider="openai", request_model=sent, input_tokens=1_000_000))
+    # 1M x $2.00 per 1M = $2.00 list, 20 % off = $1.60
+    assert (cost.model, cost.list_usd, cost.total_usd) == ("gpt-4.1", pytest.approx(2.0), pytest.approx(1.6))
+    mini = engine.price(Usage(provider="openai", request_model="gpt-4.1-mini", input_tokens=1_000_000))
+    assert mini.total_usd == pytest.approx(mini.list_usd)  # another model: no discount
+
+
 def test_azure_deployment_name_maps_to_model(engine: PriceEngine) -> None:
     cost = engine.price(Usage(provider="azure.ai.openai", deployment="prod-chat", input_tokens=1000, output_tokens=500))
     # gpt-4o on Azure: 1000 x 2.50 + 500 x 10 = 2500 + 5000 = 7500

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from otel_ai_cost.pricing import names
 from otel_ai_cost.pricing.cost import Commitment, Cost, CostBreakdown, PriceSource, UnpricedReason
 from otel_ai_cost.pricing.image_catalog import ImageCatalog
 from otel_ai_cost.pricing.overrides import Overrides, OverridesWatcher
@@ -146,7 +147,9 @@ class PriceEngine:
             model=catalog_model,
             tokens=tokens,
             images=images,
-            discount_factor=overrides.discount_factor(provider, model),
+            discount_factor=overrides.discount_factor(
+                provider, *names.candidates(model), *([catalog_model] if catalog_model else [])
+            ),
             provisioned=target.provisioned if target is not None else False,
             miss_reason=miss_reason,
         )

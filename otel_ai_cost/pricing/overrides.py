@@ -81,12 +81,14 @@ class Overrides:
     def deployment(self, provider: str, name: str) -> DeploymentTarget | None:
         return self._deployments.get((provider, name.lower()))
 
-    def discount_factor(self, provider: str, model: str) -> float:
-        """What is left to pay after the most specific matching discount (1.0 = none)."""
-        model = model.lower()
+    def discount_factor(self, provider: str, *models: str) -> float:
+        """What is left to pay after the most specific discount matching any of the model's names
+        (as sent, normalized, undated, as the catalog names it); 1.0 = none."""
+        lowered = {model.lower() for model in models}
         best: Discount | None = None
         for discount in self._discounts:
-            if discount.provider == provider and fnmatch.fnmatchcase(model, discount.model.lower()):
+            pattern = discount.model.lower()
+            if discount.provider == provider and any(fnmatch.fnmatchcase(model, pattern) for model in lowered):
                 if best is None or len(discount.model) > len(best.model):
                     best = discount
         return 1.0 if best is None else 1.0 - best.percent / 100.0
