@@ -166,6 +166,15 @@ models:
     assert not no_steps.priced and no_steps.unpriced_reason == "unknown_image_size"
 
 
+def test_an_image_size_is_matched_in_any_case(tmp_path: Path) -> None:
+    text = "models:\n  - {provider: openai, model: my-image, images: [{size: 1024X1024, per_image: 0.03}]}\n"
+    engine = PriceEngine(write(tmp_path / "prices.yaml", text), reload_interval=0)
+    usage = Usage(provider="openai", operation="image_generation", request_model="my-image", image_count=2)
+    usage.image_size = "1024x1024"
+    # 2 images x $0.03 = $0.06
+    assert engine.price(usage).total_usd == pytest.approx(0.06)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -187,6 +196,13 @@ models:
             ["models[0] (provider=x, model=y)", "images.0", "exactly one of"],
         ),
         ("models:\n  - {provider: x, model: y}\n", ["models[0]", "give `tokens` or `images`"]),
+        ("models:\n  - {provider: x, model: y, images: [{credits: 3}]}\n", ["models[0]", "need usd_per_credit"]),
+        ("models:\n  - {provider: x, model: y, tokens: {input: .inf}}\n", ["tokens.input", "finite number"]),
+        (
+            "models:\n  - {provider: x, model: y, tokens: {input: 1}}\n"
+            "  - {provider: x, model: Y, tokens: {input: 9}}\n",
+            ["models[1]: x 'Y' is also models[0]"],
+        ),
         ("models: [unclosed\n", ["prices.yaml", "not valid YAML", "line"]),
         ("- just\n- a list\n", ["expected a mapping"]),
     ],

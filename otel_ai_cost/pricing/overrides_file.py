@@ -9,12 +9,13 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otel_ai_cost.pricing.cost import PriceSource
+from otel_ai_cost.pricing.names import normalize
 from otel_ai_cost.pricing.rates import ModelPrices
 from otel_ai_cost.pricing.schema import ImagePriceEntry, TokenPriceEntry
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelOverride(_Strict):
@@ -31,6 +32,8 @@ class ModelOverride(_Strict):
     def _has_a_price(self) -> ModelOverride:
         if self.tokens is None and not self.images:
             raise ValueError("give `tokens` or `images` prices")
+        if self.usd_per_credit is None and any(price.credits is not None for price in self.images):
+            raise ValueError("prices in credits need usd_per_credit")
         return self
 
     def model_prices(self) -> ModelPrices:
@@ -66,3 +69,14 @@ class OverridesFile(_Strict):
     models: tuple[ModelOverride, ...] = ()
     discounts: tuple[Discount, ...] = ()
     deployments: tuple[Deployment, ...] = ()
+
+    @model_validator(mode="after")
+    def _each_name_once(self) -> OverridesFile:
+        seen: dict[tuple[str, str], int] = {}
+        for index, entry in enumerate(self.models):
+            for name in (entry.model, *entry.aliases):
+                key = (entry.provider, normalize(name))
+                if key in seen and seen[key] != index:
+                    raise ValueError(f"models[{index}]: {entry.provider} {name!r} is also models[{seen[key]}]")
+                seen[key] = index
+        return self

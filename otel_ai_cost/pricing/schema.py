@@ -7,20 +7,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from otel_ai_cost.pricing.rates import ImageRate, TieredTokenRates, TokenRates
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ImagePriceEntry(_Strict):
     """The price of one image of a given size and quality; exactly one billing unit set."""
 
     size: str = "*"
-    """"WIDTHxHEIGHT" as the API takes it, or "*" for any size."""
+    """"WIDTHxHEIGHT" as the API takes it, or "*" for any size (any case: looked up in lower case)."""
     quality: str = "*"
     """As the API names it (standard, hd, low, medium, high, premium, ...), or "*"."""
     per_image: float | None = Field(default=None, ge=0)
@@ -29,6 +29,11 @@ class ImagePriceEntry(_Strict):
     first_megapixel: float | None = Field(default=None, ge=0)
     credits: float | None = Field(default=None, ge=0)
     """Provider credits per image; converted with the model's `usd_per_credit`."""
+
+    @field_validator("size")
+    @classmethod
+    def _lower_case(cls, size: str) -> str:
+        return size.lower()
 
     @model_validator(mode="after")
     def _one_unit(self) -> ImagePriceEntry:
