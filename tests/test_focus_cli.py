@@ -92,6 +92,26 @@ def test_parquet_output(spans: list[ReadableSpan], tmp_path: Path) -> None:
     assert len(rows) == 8 and {row["BillingAccountId"] for row in rows} == {"org-123"}
 
 
+def one_span(start: object, attributes: list[object] | None = None) -> str:
+    """An OTLP/JSON document of one span of ours."""
+    span = {"startTimeUnixNano": start, "attributes": attributes or []}
+    scope = {"scope": {"name": "otel_ai_cost.instrumentor"}, "spans": [span]}
+    return json.dumps({"resourceSpans": [{"scopeSpans": [scope]}]})
+
+
+def test_an_attribute_whose_key_is_not_a_string_is_left_out(tmp_path: Path) -> None:
+    traces = tmp_path / "traces.json"
+    attributes: list[object] = [
+        {"key": 7, "value": {"stringValue": "x"}},
+        {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+        {"key": "ai.cost.priced", "value": {"boolValue": True}},
+    ]
+    traces.write_text(one_span("1700000000000000000", attributes))
+    result = run(str(traces), "-o", str(tmp_path / "out.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -101,6 +121,8 @@ def test_parquet_output(spans: list[ReadableSpan], tmp_path: Path) -> None:
         ("not json at all", "traces.json: line 1: not JSON: Expecting value"),
         ('{"resourceMetrics": []}', "traces.json: no `resourceSpans`: not OTLP/JSON traces"),
         ('{"resourceSpans": [{"scopeSpans": {}}]}', "traces.json: `scopeSpans` is not a list"),
+        (one_span("99999999999999999999999"), "startTimeUnixNano 99999999999999999999999 is not a time"),
+        (one_span("-1"), "startTimeUnixNano -1 is not a time between 1970 and 9999"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: str | None, message: str) -> None:

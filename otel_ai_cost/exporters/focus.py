@@ -595,7 +595,12 @@ def _spans(document: Any, where: str) -> Iterator[tuple[str | None, int, dict[st
                     start = int(span.get("startTimeUnixNano", 0))
                 except (TypeError, ValueError):
                     raise FocusError(f"{where}: span startTimeUnixNano is not a number") from None
+                if not 0 <= start < _LAST_NANOS:
+                    raise FocusError(f"{where}: span startTimeUnixNano {start} is not a time between 1970 and 9999")
                 yield scope_name, start, _attributes(span.get("attributes"), where)
+
+
+_LAST_NANOS = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
 def _list(parent: Any, key: str, where: str) -> list[Any]:
@@ -610,7 +615,11 @@ def _attributes(raw: Any, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(raw, list):
         raise FocusError(f"{where}: span attributes are not a list")
-    return {item["key"]: _any_value(item.get("value")) for item in raw if isinstance(item, dict) and "key" in item}
+    return {
+        item["key"]: _any_value(item.get("value"))
+        for item in raw
+        if isinstance(item, dict) and isinstance(item.get("key"), str)
+    }
 
 
 def _any_value(value: Any) -> Any:
