@@ -24,7 +24,8 @@ class CostSummaryExporter(MetricExporter):
     def __init__(self, out: IO[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._out = out
-        self._cost: dict[tuple[str, str, str], float] = {}
+        self._cost: dict[tuple[str, str, str, str], float] = {}
+        """USD by team, feature, model and whether the request was untagged."""
         self._unpriced: dict[tuple[str, str], float] = {}
         self._printed = False
 
@@ -33,7 +34,8 @@ class CostSummaryExporter(MetricExporter):
             for scope in resource_metrics.scope_metrics:
                 for metric in scope.metrics:
                     if metric.name == names.COST[0]:
-                        self._cost = self._totals(metric, (TEAM, FEATURE, names.REQUEST_MODEL))  # type: ignore[assignment]
+                        keys = (TEAM, FEATURE, names.REQUEST_MODEL, names.UNTAGGED)
+                        self._cost = self._totals(metric, keys)  # type: ignore[assignment]
                     elif metric.name == names.UNPRICED[0]:
                         self._unpriced = self._totals(metric, (names.REQUEST_MODEL, names.UNPRICED_REASON))  # type: ignore[assignment]
         return MetricExportResult.SUCCESS
@@ -60,11 +62,15 @@ class CostSummaryExporter(MetricExporter):
             lines.append("  no priced AI requests were seen")
             return "\n".join(lines)
         total = sum(self._cost.values())
+        rows: dict[tuple[str, str, str], float] = defaultdict(float)
+        for (team, feature, model, _), usd in self._cost.items():
+            rows[team, feature, model] += usd
         lines.append(f"  {'team':<16}{'feature':<20}{'model':<32}{'cost':>14}")
-        for (team, feature, model), usd in sorted(self._cost.items(), key=lambda item: -item[1]):
+        for (team, feature, model), usd in sorted(rows.items(), key=lambda item: -item[1]):
             lines.append(f"  {team:<16}{feature:<20}{model:<32}{_usd(usd):>14}")
         lines.append(f"  {'total':<68}{_usd(total):>14}")
-        untagged = sum(usd for (team, feature, _), usd in self._cost.items() if "untagged" in (team, feature))
+        # A required dimension other than team and feature may be the missing one (OTEL_AI_COST_REQUIRED_TAGS).
+        untagged = sum(usd for (_, _, _, flag), usd in self._cost.items() if flag == "True")
         if untagged:
             share = untagged / total * 100 if total else 0.0
             lines.append(
