@@ -214,6 +214,20 @@ def test_parquet_round_trip(workload: Workload, tmp_path: Path) -> None:
     assert unknown["BilledCost"] is None
 
 
+def test_a_parquet_file_keeps_the_rows_of_earlier_runs(workload: Workload, tmp_path: Path) -> None:
+    """A Parquet file is rewritten whole at each write: a restarted process must not drop what the
+    file already held (CSV and JSON Lines files are appended to)."""
+    spans = spread(workload.run())
+    for run in (spans[:3], spans[3:]):
+        exporter = FocusSpanExporter(tmp_path / "focus.parquet", clock=lambda: LATER)
+        exporter.export(run)
+        exporter.shutdown()
+    rows = pq.read_table(tmp_path / "focus.parquet").to_pylist()
+    assert sum(row["x_Requests"] for row in rows) == 6
+    ptu = next(row for row in rows if row["ResourceName"] == "ptu-east")
+    assert ptu["ChargePeriodStart"] == datetime(2026, 3, 31, 23, tzinfo=UTC)
+
+
 def test_in_the_sdk_pipeline_rows_are_written_on_flush_and_when_the_hour_is_over(
     workload: Workload, tmp_path: Path
 ) -> None:

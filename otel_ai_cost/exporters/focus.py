@@ -400,10 +400,17 @@ def parquet_table(rows: Sequence[Row]) -> Any:
     return pa.Table.from_pylist([{name: row[name] for name in COLUMN_NAMES} for row in rows], schema=schema)
 
 
+def read_parquet_rows(path: Path) -> list[Row]:
+    """The rows of a FOCUS Parquet file written by `write_rows`."""
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    return list(pq.read_table(path).to_pylist())
+
+
 def write_rows(rows: Sequence[Row], path: Path, output_format: str, *, append: bool) -> None:
     """Write rows to one file; CSV and JSON Lines are appended to when `append` (header only in a new file)."""
     if output_format == "parquet":
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
         pq.write_table(parquet_table(rows), path)
         return
@@ -452,7 +459,8 @@ class FocusSpanExporter(SpanExporter):
                 self._path = self._path.with_suffix(".csv")
         self._aggregator = FocusAggregator(billing_account_id or os.environ.get(ENV_BILLING_ACCOUNT) or None)
         self._pending: list[Row] = []
-        self._parquet_file_rows: list[Row] = []  # a Parquet file cannot be appended to: rewritten whole
+        self._parquet_file_rows: list[Row] | None = None
+        """A Parquet file cannot be appended to: it is rewritten whole, with the rows it held when first written."""
         self._lock = threading.Lock()
         self._clock = clock
         self._writes = 0
@@ -507,6 +515,8 @@ class FocusSpanExporter(SpanExporter):
         try:
             for target, group in self._targets(rows):
                 if self._format == "parquet" and self._is_file:
+                    if self._parquet_file_rows is None:  # an earlier run's rows stay
+                        self._parquet_file_rows = read_parquet_rows(target) if target.exists() else []
                     write_rows([*self._parquet_file_rows, *group], target, "parquet", append=False)
                     self._parquet_file_rows.extend(group)
                 else:
