@@ -122,6 +122,10 @@ def test_output_file_and_its_summary_line(tmp_path: Path) -> None:
         ("budgets:\n  - tags: {team: a}\n    usd: 5\n    warn_at: 1.5\n", "field warn_at:"),
         ("budgets:\n  - tags: {team: a}\n    usd: 5\n    limit: 3\n", "field limit: Extra inputs"),
         ("budgets: []\n", "field budgets: Value error, give at least one budget"),
+        (
+            "budgets:\n  - {tags: {team: search}, usd: 50}\n  - {tags: {team: search}, usd: 1000, period: 30d}\n",
+            "budgets[1] is named 'search' like budgets[0]: give each a `name`",
+        ),
         ("- just a list\n", "expected a mapping with budgets"),
         ("budgets: [\n", "not valid YAML"),
     ],

@@ -71,6 +71,15 @@ class BudgetsFile(BaseModel):
     def _not_empty(cls, budgets: tuple[Budget, ...]) -> tuple[Budget, ...]:
         if not budgets:
             raise ValueError("give at least one budget")
+        seen: dict[str, int] = {}
+        for index, budget in enumerate(budgets):
+            if budget.label in seen:
+                # The label names the alerts (Prometheus label, Grafana uid): two alike would be one alert.
+                raise ValueError(
+                    f"budgets[{index}] is named {budget.label!r} like budgets[{seen[budget.label]}]: "
+                    "give each a `name` (e.g. search-daily, search-monthly)"
+                )
+            seen[budget.label] = index
         return budgets
 
 
