@@ -71,16 +71,19 @@ class BudgetsFile(BaseModel):
     def _not_empty(cls, budgets: tuple[Budget, ...]) -> tuple[Budget, ...]:
         if not budgets:
             raise ValueError("give at least one budget")
+        return budgets
+
+    def require_distinct_names(self) -> None:
+        """Raise `BudgetsError` when two budgets have one name: it names their alerts (the `budget`
+        label, the Grafana rule's uid), so two alike would be one alert."""
         seen: dict[str, int] = {}
-        for index, budget in enumerate(budgets):
+        for index, budget in enumerate(self.budgets):
             if budget.label in seen:
-                # The label names the alerts (Prometheus label, Grafana uid): two alike would be one alert.
-                raise ValueError(
+                raise BudgetsError(
                     f"budgets[{index}] is named {budget.label!r} like budgets[{seen[budget.label]}]: "
                     "give each a `name` (e.g. search-daily, search-monthly)"
                 )
             seen[budget.label] = index
-        return budgets
 
 
 def load_budgets(path: str | os.PathLike[str]) -> BudgetsFile:

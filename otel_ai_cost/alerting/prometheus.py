@@ -58,7 +58,9 @@ def load_rule_file(path: str | os.PathLike[str]) -> RuleFile:
 
 
 def budget_rules(budgets: BudgetsFile) -> dict[str, Any]:
-    """A Prometheus rule file (as data) with an alert per budget, and a warning where `warn_at` is set."""
+    """A Prometheus rule file (as data) with an alert per budget, and a warning where `warn_at` is set.
+    Raises `BudgetsError` when two budgets have one name."""
+    budgets.require_distinct_names()
     rules: list[dict[str, Any]] = []
     for budget in budgets.budgets:
         spent = f"sum(increase({names.PROMETHEUS_COST}{{{_matchers(budget)}}}[{budget.period}]))"
