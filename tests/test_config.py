@@ -3,15 +3,13 @@ instrumentor, the default engine) that one setting keeps its default while the o
 
 from __future__ import annotations
 
-import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
 
-from otel_ai_cost import AICostInstrumentor, Usage
 from otel_ai_cost.config import ConfigError, Settings
 
 GOOD = {
@@ -66,26 +64,31 @@ def test_a_bad_value_keeps_its_default_and_the_others_are_read(name: str, value:
     assert settings.default_tags == "team=search"
 
 
-def test_a_typo_in_one_variable_leaves_the_prices_file_and_tags_in_force(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+PROBE = """
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from otel_ai_cost import AICostInstrumentor, Usage
+AICostInstrumentor().instrument(tracer_provider=TracerProvider(), meter_provider=MeterProvider())
+recorder = AICostInstrumentor._active["recorder"]
+cost = recorder.engine.price(Usage(provider="openai", request_model="gpt-4o-mini", input_tokens=1_000_000))
+print(cost.total_usd, dict(recorder.tag_policy.resolve(None).tags)["team"])
+"""
+
+
+def test_a_typo_in_one_variable_leaves_the_prices_file_and_tags_in_force(tmp_path: Path) -> None:
     """Before, one bad variable made the instrumentor use every default: the prices file's discount
-    and the default tags were silently dropped."""
+    and the default tags were silently dropped. (A fresh interpreter: the default engine is built
+    once per process.)"""
     prices = tmp_path / "prices.yaml"
     prices.write_text("discounts:\n  - {provider: openai, percent: 50}\n")
-    for name in [name for name in os.environ if name.startswith("OTEL_AI_COST_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("OTEL_AI_COST_PRICES_FILE", str(prices))
-    monkeypatch.setenv("OTEL_AI_COST_DEFAULT_TAGS", "team=search")
-    monkeypatch.setenv("OTEL_AI_COST_SEMCONV_METRICS", "disabled")
-    instrumentor = AICostInstrumentor()
-    with caplog.at_level(logging.ERROR):
-        instrumentor.instrument(tracer_provider=TracerProvider(), meter_provider=MeterProvider())
-    try:
-        recorder = AICostInstrumentor._active["recorder"]
-        cost = recorder.engine.price(Usage(provider="openai", request_model="gpt-4o-mini", input_tokens=1_000_000))
-        assert cost.total_usd == pytest.approx(0.075)  # 1M x $0.15 per 1M, 50 % off
-        assert dict(recorder.tag_policy.resolve(None).tags)["team"] == "search"
-        assert "OTEL_AI_COST_SEMCONV_METRICS='disabled'" in caplog.text
-    finally:
-        instrumentor.uninstrument()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_AI_COST_")}
+    env.update(
+        OTEL_AI_COST_PRICES_FILE=str(prices),
+        OTEL_AI_COST_DEFAULT_TAGS="team=search",
+        OTEL_AI_COST_SEMCONV_METRICS="disabled",
+    )
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # 1M x $0.15 per 1M, 50 % off = $0.075; the tags of untagged code from OTEL_AI_COST_DEFAULT_TAGS
+    assert result.stdout.split() == ["0.075", "search"]
+    assert "OTEL_AI_COST_SEMCONV_METRICS='disabled'" in result.stderr
