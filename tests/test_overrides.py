@@ -10,11 +10,13 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from otel_ai_cost import OverridesError, PriceEngine, Usage
 from otel_ai_cost.pricing import parse_overrides
+from otel_ai_cost.pricing.image_catalog import ImageCatalog
 
 M = 1_000_000
 
@@ -254,3 +256,26 @@ def test_reload_is_rate_limited(tmp_path: Path) -> None:
     os.utime(path, ns=(1, 10**18))
     # within the interval the file is not looked at again
     assert engine.price(request).total_usd == pytest.approx(1000 / M)
+
+
+def test_a_lookup_overtaken_by_a_reload_leaves_no_stale_price(tmp_path: Path) -> None:
+    """A lookup of model `m` is under way when the file changes and another request (another thread
+    in real life; here, from inside the lookup) reloads it and clears the cache: the old price the
+    lookup then stores must not serve later requests."""
+    path = write(tmp_path / "prices.yaml", "models:\n  - {provider: vllm, model: m, tokens: {input: 1.0}}\n")
+    overtaken: list[PriceEngine] = []
+
+    class OvertakenImages(ImageCatalog):
+        def lookup(self, provider: str, model: str) -> Any:
+            if model == "m" and overtaken:
+                engine = overtaken.pop()
+                write(path, "models:\n  - {provider: vllm, model: m, tokens: {input: 2.0}}\n")
+                engine.price(Usage(provider="vllm", request_model="other", input_tokens=1))  # reloads
+            return super().lookup(provider, model)
+
+    engine = PriceEngine(path, reload_interval=0, image_catalog=OvertakenImages())
+    overtaken.append(engine)
+    usage = Usage(provider="vllm", request_model="m", input_tokens=1_000_000)
+    assert engine.price(usage).total_usd == pytest.approx(1.0)  # priced with the file it started with
+    # 1M x $2.00 per 1M, the file's new price
+    assert engine.price(usage).total_usd == pytest.approx(2.0)
