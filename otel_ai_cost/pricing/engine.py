@@ -82,7 +82,7 @@ class PriceEngine:
         self.overrides = OverridesWatcher(prices_file, reload_interval)
         self.tokens = token_catalog or TokenCatalog()
         self.images = image_catalog or ImageCatalog()
-        self._cache: dict[tuple[int, str, str, str | None], _Resolved] = {}
+        self._cache: dict[tuple[Overrides, str, str, str | None], _Resolved] = {}
         self._generation = self.overrides.generation
         self._failed_once = False
 
@@ -96,14 +96,13 @@ class PriceEngine:
             return Cost.unpriced(UnpricedReason.PRICING_ERROR, usage.model)
 
     def resolve(self, provider: str, model: str, deployment: str | None = None) -> _Resolved:
-        # The generation is read first and is part of the key: a lookup that a reload overtakes (in
-        # another thread) stores its result under the old generation, where nobody reads it.
-        generation = self.overrides.generation
         overrides = self.overrides.current()
-        if generation != self._generation:
+        if self.overrides.generation != self._generation:
             self._cache.clear()
-            self._generation = generation
-        key = (generation, provider, model, deployment)
+            self._generation = self.overrides.generation
+        # The overrides read are part of the key: a lookup that a reload overtakes (in another
+        # thread) stores its result under the old ones, where nobody looks after that reload.
+        key = (overrides, provider, model, deployment)
         resolved = self._cache.get(key)
         if resolved is None:
             resolved = self._resolve(overrides, provider, model, deployment)
