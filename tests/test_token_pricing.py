@@ -119,6 +119,26 @@ def test_flex_and_priority_tiers(engine: PriceEngine) -> None:
     assert priority.total_usd == pytest.approx(65_000 / M) and not priority.estimated
 
 
+@pytest.mark.parametrize("first", ["before", "after"])
+def test_a_tier_price_counts_only_from_its_start_date(first: str) -> None:
+    from datetime import datetime
+
+    engine = PriceEngine()
+    days = {"before": datetime(2026, 6, 1, tzinfo=UTC), "after": datetime(2026, 12, 1, tzinfo=UTC)}
+    order = [first, *(day for day in days if day != first)]
+    costs = {
+        day: engine.price(
+            usage("gpt-5", input_tokens=10_000, output_tokens=2000, service_tier="flex", request_time=days[day])
+        )
+        for day in order
+    }
+    # gpt-5's flex price starts on 2026-10-12 in the catalog. Before, there is none: the standard
+    # price 10000 x 1.25 + 2000 x 10 = 12500 + 20000 = 32500, flagged as an estimate
+    assert costs["before"].total_usd == pytest.approx(32_500 / M) and costs["before"].estimated
+    # after: 10000 x 0.625 + 2000 x 5 = 6250 + 10000 = 16250, whichever request was priced first
+    assert costs["after"].total_usd == pytest.approx(16_250 / M) and not costs["after"].estimated
+
+
 def test_tier_the_catalog_lacks_is_standard_price_marked_estimated(engine: PriceEngine) -> None:
     cost = engine.price(usage("o3-mini", input_tokens=2000, output_tokens=3500, service_tier="flex"))
     # no flex price for o3-mini: standard 17600, flagged as an estimate

@@ -19,7 +19,7 @@ from otel_ai_cost.pricing.rates import TieredTokenRates, TokenRates
 from otel_ai_cost.usage import ServiceTier
 
 if TYPE_CHECKING:
-    from genai_prices.types import ModelInfo, ModelPrice, Provider
+    from genai_prices.types import ModelInfo, ModelPrice, PriceVariant, Provider
 
 # genai-prices price key -> TokenRates field (USD per 1M tokens).
 _RATE_FIELDS = {
@@ -49,41 +49,49 @@ class TokenPriceMatch:
     provider_id: str
     model_id: str
     info: ModelInfo
-    _memo: dict[tuple[int, str], tuple[TieredTokenRates, bool]] = field(default_factory=dict)
+    _variants: dict[str, tuple[PriceVariant, ...]] = field(default_factory=dict)
+    """By tier: the catalog's price variants for that tier."""
     _static: dict[str, tuple[TieredTokenRates, bool]] = field(default_factory=dict)
-    """Rates by tier for a model whose prices do not depend on the date (most of them)."""
+    """Rates by tier where they do not depend on the request time (most models and tiers)."""
+    _memo: dict[tuple[int, str, tuple[bool, ...]], tuple[TieredTokenRates, bool]] = field(default_factory=dict)
+    """Rates by (standard price in force, tier, which of the tier's variants are in force)."""
 
     def rates(self, tier: str, when: datetime | None) -> tuple[TieredTokenRates, bool]:
-        """Rates for `tier` at `when`, and whether the catalog has a price for that tier.
+        """Rates for `tier` at `when`, and whether the catalog has a price for that tier then.
 
         When it has none, the standard rates are returned with False, and the caller decides
-        (e.g. applies the published batch discount).
+        (e.g. applies the published batch discount). A variant that starts on a date (or holds at
+        some hours) only counts for requests made while it is in force.
         """
         static = self._static.get(tier)
         if static is not None:
             return static
-        info = self.info
-        prices = info.prices
-        if not isinstance(prices, list):
-            resolved = self._static[tier] = self._resolve(prices, tier, when)
-            return resolved
-        standard = info.get_prices(when or datetime.now(tz=UTC))
-        key = (id(standard), tier)
+        variants = self._variants.get(tier)
+        if variants is None:
+            context = _TIER_CONTEXT.get(tier)
+            variants = self._variants[tier] = tuple(
+                v for v in self.info.price_variants or () if context is not None and v.when == context
+            )
+        at = when or datetime.now(tz=UTC)
+        standard = self.info.get_prices(at)
+        in_force = tuple(v.constraint is None or v.constraint.active(at) for v in variants)
+        key = (id(standard), tier, in_force)
         memo = self._memo.get(key)
         if memo is None:
-            memo = self._resolve(standard, tier, when)
-            self._memo[key] = memo
+            memo = self._memo[key] = self._resolve(standard, tier, at, any(in_force))
+            if not isinstance(self.info.prices, list) and all(v.constraint is None for v in variants):
+                self._static[tier] = memo
         return memo
 
-    def _resolve(self, standard: ModelPrice, tier: str, when: datetime | None) -> tuple[TieredTokenRates, bool]:
+    def _resolve(
+        self, standard: ModelPrice, tier: str, at: datetime, variant_in_force: bool
+    ) -> tuple[TieredTokenRates, bool]:
         context = _TIER_CONTEXT.get(tier)
         if context is None:
             return _to_rates(standard), True
-        matches = [v for v in self.info.price_variants or () if v.when == context]
-        if not matches:
+        if not variant_in_force:
             return _to_rates(standard), False
-        variant = self.info.get_prices(when or datetime.now(tz=UTC), context)
-        return _to_rates(variant), True
+        return _to_rates(self.info.get_prices(at, context)), True
 
 
 class TokenCatalog:
