@@ -130,6 +130,7 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reasoning-tokens", type=_count, default=0, help="hidden reasoning tokens, billed as output on top"
     )
+    parser.add_argument("--web-searches", type=_count, default=0, help="web searches the provider ran")
     parser.add_argument("--images", type=_count, default=0, help="number of images generated")
     parser.add_argument("--size", type=_size, help="image size, WIDTHxHEIGHT")
     parser.add_argument("--quality", help="image quality (standard, hd, low, medium, high, premium, ...)")
@@ -192,6 +193,7 @@ def _usage_from(args: argparse.Namespace, model: str, provider: str) -> Usage:
         cache_write_1h_tokens=args.cache_write_1h_tokens,
         output_tokens=args.output_tokens + args.reasoning_tokens,
         reasoning_tokens=args.reasoning_tokens,
+        web_search_requests=args.web_searches,
         image_count=args.images,
         image_size=args.size,
         image_quality=args.quality,
@@ -244,6 +246,9 @@ def _price(engine: PriceEngine, args: argparse.Namespace) -> int:
     for label, tokens, usd in lines:
         if tokens:
             print(f"  {label:<14}{tokens:>12,} tokens  {_usd(usd):>14}")
+    if usage.web_search_requests:
+        searches_usd = _usd(breakdown.web_search_usd) if breakdown.web_search_usd else "no price"
+        print(f"  {'web searches':<14}{usage.web_search_requests:>12,} searches{searches_usd:>14}")
     if breakdown.images_usd or usage.image_count:
         print(f"  {'images':<14}{usage.image_count:>12,} images  {_usd(breakdown.images_usd):>14}")
     print(f"  {'total':<14}{'':>19}  {_usd(cost.total_usd):>14}")

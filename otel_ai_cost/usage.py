@@ -61,6 +61,10 @@ class Usage:
     image_quality: str | None = None
     image_steps: int | None = None
 
+    web_search_requests: int = 0
+    """Web searches the provider ran for the request (Anthropic's and OpenAI's web search tools),
+    billed per search on top of the tokens."""
+
     service_tier: str = ServiceTier.DEFAULT
     deployment: str | None = None
     """Azure OpenAI deployment name or Bedrock provisioned model, when the request named one."""

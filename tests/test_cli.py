@@ -64,6 +64,15 @@ def test_reasoning_tokens_are_added_to_output_and_batch_applies() -> None:
     assert json.loads(result.stdout)["total_usd"] == pytest.approx(0.0088)
 
 
+def test_web_searches_are_a_line_of_their_own() -> None:
+    result = run("price", "gpt-4o", "--input-tokens", "1000", "--output-tokens", "100", "--web-searches", "3")
+    assert result.returncode == 0, result.stderr
+    # 1000 x 2.50 + 100 x 10 = 3500 per 1M = $0.0035; 3 searches x $10 / 1000 = $0.03; total $0.0335
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:3] == ["web", "searches", "3"] and line.endswith("$0.0300") for line in lines), lines
+    assert lines[-1].split() == ["total", "$0.0335"]
+
+
 def test_image_price() -> None:
     result = run("price", "dall-e-3", "--images", "2", "--size", "1792x1024", "--quality", "hd", "--json")
     assert result.returncode == 0, result.stderr

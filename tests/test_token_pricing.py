@@ -146,6 +146,20 @@ def test_tier_the_catalog_lacks_is_standard_price_marked_estimated(engine: Price
     assert cost.estimated
 
 
+def test_web_searches_are_priced_per_search(engine: PriceEngine) -> None:
+    cost = engine.price(usage("claude-sonnet-4-5", "anthropic", input_tokens=1000, web_search_requests=3))
+    # 1000 x 3 = 3000 per 1M = $0.003, and 3 searches x $10 / 1000 = $0.03
+    assert cost.total_usd == pytest.approx(0.033) and not cost.estimated
+    assert cost.breakdown is not None and cost.breakdown.web_search_usd == pytest.approx(0.03)
+
+
+def test_web_searches_without_a_catalog_price_make_an_estimate(engine: PriceEngine) -> None:
+    model = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    cost = engine.price(usage(model, "aws.bedrock", input_tokens=1000, web_search_requests=1))
+    # the catalog has no search price on Bedrock: the tokens alone, 1000 x 0.80 = 800 per 1M, flagged
+    assert cost.total_usd == pytest.approx(800 / M) and cost.estimated
+
+
 def test_audio_input_tokens_use_the_audio_price(engine: PriceEngine) -> None:
     cost = engine.price(
         usage("gemini-2.5-flash", "gcp.gemini", input_tokens=10_000, input_audio_tokens=4000, output_tokens=1000)

@@ -51,9 +51,18 @@ class CostBreakdown:
     """Output tokens, reasoning included."""
     images_usd: float = 0.0
     """Images priced per image, step or megapixel (not image tokens)."""
+    web_search_usd: float = 0.0
+    """Web searches, priced per search."""
 
     def total(self) -> float:
-        return self.input_usd + self.cached_input_usd + self.cache_write_usd + self.output_usd + self.images_usd
+        return (
+            self.input_usd
+            + self.cached_input_usd
+            + self.cache_write_usd
+            + self.output_usd
+            + self.images_usd
+            + self.web_search_usd
+        )
 
     def scaled(self, factor: float) -> CostBreakdown:
         return CostBreakdown(
@@ -62,6 +71,7 @@ class CostBreakdown:
             self.cache_write_usd * factor,
             self.output_usd * factor,
             self.images_usd * factor,
+            self.web_search_usd * factor,
         )
 
 

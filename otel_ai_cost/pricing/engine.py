@@ -220,6 +220,8 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
     rates, tier_found, source = resolved.token_rates(tier, usage.request_time)
     tier_rates = rates.for_input(usage.input_tokens)
     breakdown = token_cost(tier_rates, usage)
+    if usage.web_search_requests and tier_rates.per_web_search is None:
+        estimated = True  # the searches are billed, at a price the catalog lacks
     standard_rates = tier_rates
     if tier != ServiceTier.DEFAULT:
         standard_rates = resolved.token_rates(ServiceTier.DEFAULT, usage.request_time)[0].for_input(usage.input_tokens)

@@ -29,6 +29,8 @@ class TokenRates:
     output_image: float | None = None
     per_request: float = 0.0
     """USD per request, for providers that add a request fee."""
+    per_web_search: float | None = None
+    """USD per web search; None when the catalog has no price for them."""
 
     def scaled(self, factor: float) -> TokenRates:
         def scale(value: float | None) -> float | None:
@@ -45,6 +47,7 @@ class TokenRates:
             output_audio=scale(self.output_audio),
             output_image=scale(self.output_image),
             per_request=self.per_request * factor,
+            per_web_search=scale(self.per_web_search),
         )
 
 
@@ -174,11 +177,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
     else:
         output_usd = output_tokens * output_rate
 
+    searches = usage.web_search_requests
     return CostBreakdown(
         input_usd / PER_MILLION + rates.per_request,
         cache_read_usd / PER_MILLION,
         cache_write_usd / PER_MILLION,
         output_usd / PER_MILLION,
+        web_search_usd=searches * rates.per_web_search if searches and rates.per_web_search else 0.0,
     )
 
 

@@ -160,6 +160,7 @@ def _to_rates(price: ModelPrice) -> TieredTokenRates:
         if value is not None:
             values[rate_field] = value
     per_thousand_requests = getattr(price, "requests_kcount", None)
+    per_thousand_searches = getattr(price, "web_searches_kcount", None)
 
     thresholds = sorted({t.start for v in values.values() if not isinstance(v, Decimal) for t in v.tiers})
 
@@ -168,7 +169,8 @@ def _to_rates(price: ModelPrice) -> TieredTokenRates:
         floats.setdefault("input", 0.0)
         floats.setdefault("output", 0.0)
         per_request = float(per_thousand_requests) / 1000 if isinstance(per_thousand_requests, Decimal) else 0.0
-        return TokenRates(per_request=per_request, **floats)
+        per_search = float(per_thousand_searches) / 1000 if isinstance(per_thousand_searches, Decimal) else None
+        return TokenRates(per_request=per_request, per_web_search=per_search, **floats)
 
     return TieredTokenRates(at(0), tuple((start, at(start + 1)) for start in thresholds))
 

@@ -3,7 +3,8 @@
 Anthropic's `input_tokens` leaves out the prompt-cache tokens; `Usage.input_tokens` includes
 them: input_tokens + cache_read_input_tokens + cache_creation_input_tokens. Cache writes are
 split by lifetime when the response has `cache_creation` (5 minute / 1 hour), else all count as
-5 minute writes.
+5 minute writes. `usage.server_tool_use.web_search_requests` counts the web searches, billed per
+search.
 
 A stream is parsed only at `message_start` (id, model, input and cache counts) and
 `message_delta` (cumulative output tokens, stop reason, and in newer API versions updated input
@@ -30,6 +31,7 @@ _TIERS = {"priority": ServiceTier.PRIORITY, "batch": ServiceTier.BATCH}
 
 _COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
 _WRITE_5M, _WRITE_1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
+_WEB_SEARCHES = "web_search_requests"
 _STREAM_EVENTS = frozenset({"message_start", "message_delta", "error"})
 UNKNOWN_STREAM_ERROR = "stream_error"
 """error.type of an `error` event whose error names no type."""
@@ -140,6 +142,11 @@ class _Message:
                 value = tokens(creation.get(key))
                 if value is not None:
                     counts[key] = value
+        server_tools = obj(usage.get("server_tool_use"))
+        if server_tools is not None:
+            searches = tokens(server_tools.get(_WEB_SEARCHES))
+            if searches is not None:
+                counts[_WEB_SEARCHES] = searches
         tier = usage.get("service_tier")
         if isinstance(tier, str):
             self.tier = _TIERS.get(tier, ServiceTier.DEFAULT)
@@ -163,6 +170,7 @@ class _Message:
             cache_write_tokens=written - written_1h,
             cache_write_1h_tokens=written_1h,
             output_tokens=counts.get("output_tokens", 0),
+            web_search_requests=counts.get(_WEB_SEARCHES, 0),
             service_tier=self.tier or facts.service_tier,
             deployment=facts.deployment,
         )

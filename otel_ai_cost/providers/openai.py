@@ -123,6 +123,7 @@ class OpenAIProtocol(NamedProtocol):
         choices = data.get("choices")
         if choices is None:
             result.status(data)  # the Responses API: no choices, a status
+            result.tool_calls(data)
         else:
             result.choices(choices)
         if facts.operation in IMAGE_OPERATIONS:

@@ -14,6 +14,8 @@ none), OpenRouter's `prompt_tokens_details.cache_write_tokens`, and the request'
 the provider states it in USD: OpenRouter's `usage.cost` (credits of one US dollar; plus
 `cost_details.upstream_inference_cost` when the upstream provider bills the user's own key) and
 Perplexity's `usage.cost.total_cost`.
+
+A Responses API response's `web_search_call` output items are its web searches, billed per call.
 """
 
 from __future__ import annotations
@@ -40,7 +42,18 @@ _STATUS_REASONS = {"completed": "stop", "failed": "error"}
 class ResponseState:
     """What a response (whole or streamed) said, until it is turned into a ParsedResponse."""
 
-    __slots__ = ("facts", "model", "response_id", "tier", "usages", "finish", "images", "size", "quality")
+    __slots__ = (
+        "facts",
+        "model",
+        "response_id",
+        "tier",
+        "usages",
+        "finish",
+        "images",
+        "size",
+        "quality",
+        "web_searches",
+    )
 
     def __init__(self, facts: RequestFacts) -> None:
         self.facts = facts
@@ -52,6 +65,7 @@ class ResponseState:
         self.images = 0
         self.size: str | None = None
         self.quality: str | None = None
+        self.web_searches = 0
 
     def copy(self) -> ResponseState:
         """A copy that changes to this state leave alone."""
@@ -97,6 +111,14 @@ class ResponseState:
         else:
             self.finish = {0: _STATUS_REASONS.get(status, status[:64])}
 
+    def tool_calls(self, response: dict[str, Any]) -> None:
+        """The web searches among a Responses API response's output items."""
+        output = response.get("output")
+        if isinstance(output, list):
+            self.web_searches = sum(
+                1 for item in output if isinstance(item, dict) and item.get("type") == "web_search_call"
+            )
+
     def image_facts(self, data: dict[str, Any]) -> None:
         """gpt-image-1 responses say the size and quality they produced."""
         size, quality = text(data.get("size")), text(data.get("quality"))
@@ -115,6 +137,7 @@ class ResponseState:
             response_model=self.model,
             deployment=facts.deployment,
             service_tier=self.tier or facts.service_tier,
+            web_search_requests=self.web_searches,
         )
         found = False
         for counts in self.usages:

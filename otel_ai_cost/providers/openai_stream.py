@@ -232,6 +232,7 @@ class OpenAIStreamParser(SSEStreamParser):
                 if usage is not None:
                     self._set_usage(usage)
                 result.status(response)
+                result.tool_calls(response)
         elif kind in _IMAGE_DONE_EVENTS:
             result.images += 1
             usage = obj(data.get("usage"))

@@ -354,6 +354,8 @@ def _set_response_attributes(attributes: dict[str, Any], usage: Usage, parsed: P
             attributes[names.CACHE_CREATION_TOKENS] = usage.cache_write_tokens + usage.cache_write_1h_tokens
         if usage.reasoning_tokens:
             attributes[names.REASONING_TOKENS] = usage.reasoning_tokens
+        if usage.web_search_requests:
+            attributes[names.WEB_SEARCH_COUNT] = usage.web_search_requests
     if usage.image_count:
         attributes[names.IMAGE_COUNT] = usage.image_count
         if usage.image_size:
