@@ -44,6 +44,8 @@ class Usage:
 
     input_tokens: int = 0
     cache_read_tokens: int = 0
+    cache_read_audio_tokens: int = 0
+    """Of the cache reads, audio (Gemini): billed at the model's cached-audio price."""
     cache_write_tokens: int = 0
     """Tokens written to the prompt cache with the default (5 minute) lifetime."""
     cache_write_1h_tokens: int = 0

@@ -8,7 +8,7 @@ Prices used (USD per 1M tokens, from the providers' pricing pages, as carried by
 - claude-sonnet-4-5: input 3, output 15, cache read 0.30, cache write 5 min 3.75, 1 h 6.00
 - claude-3-5-haiku (Anthropic and Bedrock): input 0.80, cache read 0.08, output 4.00
 - gemini-2.5-pro: input 1.25, output 10 up to 200k input tokens; 2.50 / 15 above
-- gemini-2.5-flash: input 0.30 (audio 1.00), output 2.50
+- gemini-2.5-flash: input 0.30 (audio 1.00), cached 0.03 (audio 0.10), output 2.50
 - claude-sonnet-4-6: 3 / 15; before 2026-03-13 over 200k input 6 / 22.50
 """
 
@@ -144,6 +144,25 @@ def test_tier_the_catalog_lacks_is_standard_price_marked_estimated(engine: Price
     # no flex price for o3-mini: standard 17600, flagged as an estimate
     assert cost.total_usd == pytest.approx(17_600 / M)
     assert cost.estimated
+
+
+def test_cached_audio_uses_the_cached_audio_price(engine: PriceEngine) -> None:
+    cost = engine.price(
+        usage(
+            "gemini-2.5-flash",
+            "gcp.gemini",
+            input_tokens=10_000,
+            cache_read_tokens=6000,
+            cache_read_audio_tokens=4000,
+            input_audio_tokens=1000,
+            output_tokens=500,
+        )
+    )
+    # uncached 10000 - 6000 = 4000: 3000 text x 0.30 + 1000 audio x 1.00 = 900 + 1000 = 1900
+    # cached: 2000 text x 0.03 + 4000 audio x 0.10 = 60 + 400 = 460; output 500 x 2.50 = 1250
+    assert cost.total_usd == pytest.approx((1900 + 460 + 1250) / M)
+    # saved: 2000 x (0.30 - 0.03) + 4000 x (1.00 - 0.10) = 540 + 3600 = 4140
+    assert cost.savings_usd == pytest.approx(4140 / M)
 
 
 def test_web_searches_are_priced_per_search(engine: PriceEngine) -> None:

@@ -21,6 +21,7 @@ class TokenRates:
     input: float
     output: float
     cache_read: float | None = None
+    cache_read_audio: float | None = None
     cache_write: float | None = None
     cache_write_1h: float | None = None
     input_audio: float | None = None
@@ -40,6 +41,7 @@ class TokenRates:
             input=self.input * factor,
             output=self.output * factor,
             cache_read=scale(self.cache_read),
+            cache_read_audio=scale(self.cache_read_audio),
             cache_write=scale(self.cache_write),
             cache_write_1h=scale(self.cache_write_1h),
             input_audio=scale(self.input_audio),
@@ -157,7 +159,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
     else:
         input_usd = uncached * input_rate
 
-    cache_read_usd = cache_read * _or(rates.cache_read, input_rate) if cache_read else 0.0
+    cache_read_usd = 0.0
+    if cache_read:
+        cache_read_rate = _or(rates.cache_read, input_rate)
+        cached_audio = min(usage.cache_read_audio_tokens, cache_read)
+        cache_read_usd = (cache_read - cached_audio) * cache_read_rate
+        if cached_audio:
+            cache_read_usd += cached_audio * _or(rates.cache_read_audio, cache_read_rate)
     cache_write_usd = 0.0
     if cache_write_5m or cache_write_1h:
         write_rate = _or(rates.cache_write, input_rate)
@@ -193,7 +201,12 @@ def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
     if not cache_read or rates.cache_read is None:
         return 0.0
     cache_read = min(cache_read, usage.input_tokens)
-    return max(cache_read * (rates.input - rates.cache_read), 0.0) / PER_MILLION
+    cached_audio = min(usage.cache_read_audio_tokens, cache_read)
+    saved = (cache_read - cached_audio) * (rates.input - rates.cache_read)
+    if cached_audio:
+        audio_rate = _or(rates.input_audio, rates.input)
+        saved += cached_audio * (audio_rate - _or(rates.cache_read_audio, rates.cache_read))
+    return max(saved, 0.0) / PER_MILLION
 
 
 def _by_modality(

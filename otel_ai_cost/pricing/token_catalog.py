@@ -26,6 +26,7 @@ _RATE_FIELDS = {
     "input_mtok": "input",
     "output_mtok": "output",
     "cache_read_mtok": "cache_read",
+    "cache_audio_read_mtok": "cache_read_audio",
     "cache_write_mtok": "cache_write",
     "cache_write_1h_mtok": "cache_write_1h",
     "input_audio_mtok": "input_audio",

@@ -20,13 +20,14 @@ only for Imagen (`parameters.sampleCount`): everything else comes from the path 
 `usageMetadata` -> Usage: input = promptTokenCount (which includes cachedContentTokenCount) +
 toolUsePromptTokenCount; cache read = cachedContentTokenCount; output = candidatesTokenCount +
 thoughtsTokenCount (Gemini bills thinking as output), reasoning = thoughtsTokenCount. The
-modality breakdowns give the audio input not served from the cache (promptTokensDetails minus
-cacheTokensDetails) and the audio and image output (candidatesTokensDetails). In a stream every
-chunk may carry usageMetadata and the last one is cumulative: the latest value of each count
-wins. Embedding token counts come from `usageMetadata` (Vertex AI `embedContent`) or the
-per-embedding `statistics` (Vertex AI `batchEmbedContents` and `predict`); the Gemini API's
-embedding responses carry no usage. Imagen images are counted in `predictions` (those with image
-bytes or a Cloud Storage URI; a filtered image is not billed), else taken from the request.
+modality breakdowns give the audio input served from the cache (cacheTokensDetails) and not
+(promptTokensDetails minus cacheTokensDetails), and the audio and image output
+(candidatesTokensDetails). In a stream every chunk may carry usageMetadata and the last one is
+cumulative: the latest value of each count wins. Embedding token counts come from
+`usageMetadata` (Vertex AI `embedContent`) or the per-embedding `statistics` (Vertex AI
+`batchEmbedContents` and `predict`); the Gemini API's embedding responses carry no usage. Imagen
+images are counted in `predictions` (those with image bytes or a Cloud Storage URI; a filtered
+image is not billed), else taken from the request.
 """
 
 from __future__ import annotations
@@ -297,8 +298,9 @@ class _Response:
             usage.cache_read_tokens = cached
             usage.output_tokens = counts.get("candidatesTokenCount", 0) + thoughts
             usage.reasoning_tokens = thoughts
-            audio_in = counts.get("promptTokensDetails.AUDIO", 0) - counts.get("cacheTokensDetails.AUDIO", 0)
-            usage.input_audio_tokens = max(audio_in, 0)
+            cached_audio = min(counts.get("cacheTokensDetails.AUDIO", 0), cached)
+            usage.cache_read_audio_tokens = cached_audio
+            usage.input_audio_tokens = max(counts.get("promptTokensDetails.AUDIO", 0) - cached_audio, 0)
             usage.output_audio_tokens = counts.get("candidatesTokensDetails.AUDIO", 0)
             usage.output_image_tokens = counts.get("candidatesTokensDetails.IMAGE", 0)
         elif self.embedding_tokens is not None:

@@ -167,6 +167,7 @@ def test_cached_audio_is_not_billed_as_uncached_audio() -> None:
     }
     usage = GEMINI.parse_response(facts, json.dumps(body).encode()).usage
     assert (usage.input_tokens, usage.cache_read_tokens, usage.input_audio_tokens) == (5000, 4000, 500)
+    assert usage.cache_read_audio_tokens == 3500
 
 
 def test_image_output_tokens() -> None:
