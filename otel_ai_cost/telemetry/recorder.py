@@ -203,9 +203,10 @@ class Call:
             self._done = True
             return True
 
-    def finish(self, parsed: ParsedResponse) -> None:
-        """The response was read; a stream that ended in an error event is failed with its usage kept."""
-        self._complete(parsed.usage, parsed, parsed.error_type, parsed.error_type)
+    def finish(self, parsed: ParsedResponse, description: str | None = None) -> None:
+        """The response was read; a stream that ended in an error (event or exception) is failed with
+        its usage kept."""
+        self._complete(parsed.usage, parsed, parsed.error_type, description or parsed.error_type)
 
     def fail(self, error_type: str, description: str | None = None) -> None:
         """An HTTP error status or an exception: no cost, `error.type` set."""

@@ -330,21 +330,36 @@ class Sink:
         if self.ended:
             return  # the call is finished once: the body is not parsed again for nothing
         self.ended = True
-        self.parse_kept()
+        parsed = self._parsed()
         if self.undecodable is not None:
             self.call.fail("DecodingError", f"the body is not in its Content-Encoding: {self.undecodable}"[:200])
             return
-        parsed: ParsedResponse | None = None
-        if not self.broken:
-            try:
-                parsed = self.parser.finish()
-            except Exception as exc:
-                self.recorder.internal_error("stream", exc)
         self.call.finish(no_usage(self.call.facts) if parsed is None else parsed)
 
     def failed(self, exc: BaseException) -> None:
+        """Reading the body raised (a timeout, the connection lost): the call fails, with the usage
+        the bytes read had reported (an Anthropic or Gemini stream reports its input first)."""
+        if self.ended:
+            return
         self.ended = True
-        self.call.fail(*exception_error(exc))
+        error_type, description = exception_error(exc)
+        parsed = self._parsed()
+        if parsed is not None and parsed.usage_found:
+            parsed.error_type = error_type
+            self.call.finish(parsed, description)
+        else:
+            self.call.fail(error_type, description)
+
+    def _parsed(self) -> ParsedResponse | None:
+        """What the bytes read said, or None when they could not be read."""
+        self.parse_kept()
+        if self.broken:
+            return None
+        try:
+            return self.parser.finish()
+        except Exception as exc:
+            self.recorder.internal_error("stream", exc)
+            return None
 
 
 def tee(chunks: Iterable[bytes], sink: Sink) -> Iterator[bytes]:
