@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry import context
 
 from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.multipart import MAX_PARTS
 from otel_ai_cost.providers.routing import Router
 from otel_ai_cost.telemetry.recorder import Call, Recorder
 from otel_ai_cost.transports.common import (
@@ -111,8 +112,22 @@ def _request_body(request: Any) -> bytes:
     try:
         content = request.content  # raises when the body is a stream not yet read
     except Exception:
-        return b""
+        return _form_fields(request.stream)
     return content if isinstance(content, bytes) else b""
+
+
+def _form_fields(stream: Any) -> bytes:
+    """The text fields of a multipart body not read yet (SDKs send files as a stream), as multipart
+    bytes without the files: the files are the caller's to read, once."""
+    fields, boundary = getattr(stream, "fields", None), getattr(stream, "boundary", None)
+    if not isinstance(fields, list) or not isinstance(boundary, bytes):
+        return b""
+    parts = []
+    for field in fields[:MAX_PARTS]:
+        if hasattr(field, "filename") or not isinstance(getattr(field, "value", None), (str, bytes)):
+            continue  # a file: its bytes may be a file object that cannot be read twice
+        parts.append(b"--%s\r\n%s\r\n" % (boundary, b"".join(field.render())))
+    return b"".join(parts) + b"--%s--\r\n" % boundary if parts else b""
 
 
 def _sync_tee_class(base: type) -> type:
