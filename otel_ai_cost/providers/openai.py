@@ -33,6 +33,7 @@ from otel_ai_cost.usage import Operation, ServiceTier
 
 OPENAI = "openai"
 AZURE_OPENAI = "azure.ai.openai"
+AZURE_AI_INFERENCE = "azure.ai.inference"
 
 _OPERATIONS: tuple[tuple[str, str], ...] = (
     ("/chat/completions", Operation.CHAT),

@@ -6,7 +6,9 @@ Built in:
 - `*.openai.azure.com`, `*.cognitiveservices.azure.com`, `*.services.ai.azure.com`, API
   Management's `*.azure-api.net` (and the Azure Government / China clouds), any path with
   `/openai/` (`/openai/deployments/{name}/...`, `/openai/v1/...`, also behind an API Management
-  prefix): Azure OpenAI (`azure.ai.openai`)
+  prefix): Azure OpenAI (`azure.ai.openai`); paths with `/models/` (the Azure AI Foundry Models
+  inference API, `/models/chat/completions?api-version=...`, OpenAI-compatible, the model in the
+  body): `azure.ai.inference`
 - api.anthropic.com, `/v1/...`: Anthropic (`anthropic`)
 - generativelanguage.googleapis.com: Gemini (`gcp.gemini`); aiplatform.googleapis.com and
   `{region}-aiplatform.googleapis.com`, `aiplatform.{us,eu}.rep.googleapis.com`: Vertex AI
@@ -52,7 +54,7 @@ from otel_ai_cost.providers.bedrock import BEDROCK
 from otel_ai_cost.providers.bedrock_http import BedrockHTTPProtocol
 from otel_ai_cost.providers.bfl import BFLProtocol
 from otel_ai_cost.providers.gemini import GEMINI, VERTEX_AI, GeminiProtocol
-from otel_ai_cost.providers.openai import AzureOpenAIProtocol, OpenAIProtocol
+from otel_ai_cost.providers.openai import AZURE_AI_INFERENCE, AzureOpenAIProtocol, OpenAIProtocol
 from otel_ai_cost.providers.stability import StabilityProtocol
 
 ENV_VAR = "OTEL_AI_COST_ENDPOINTS"
@@ -83,6 +85,7 @@ _PROVIDER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 
 OPENAI_API = OpenAIProtocol()
 AZURE_OPENAI_API = AzureOpenAIProtocol()
+AZURE_AI_INFERENCE_API = AzureOpenAIProtocol(AZURE_AI_INFERENCE)
 ANTHROPIC_API = AnthropicProtocol()
 BFL_API = BFLProtocol()
 BEDROCK_API = BedrockHTTPProtocol()
@@ -155,7 +158,9 @@ class _Rule:
         if hosted is not None:
             return hosted[1] if path.startswith(hosted[0]) else None
         if builtin == "azure":
-            return AZURE_OPENAI_API if "/openai/" in path else None
+            if "/openai/" in path:
+                return AZURE_OPENAI_API
+            return AZURE_AI_INFERENCE_API if "/models/" in path else None
         if builtin == "gemini":
             return GEMINI_OPENAI_API if "/openai/" in path else GEMINI_API
         if builtin == "vertex":

@@ -1,8 +1,10 @@
-"""The real openai SDK pointed at Groq, DeepSeek and OpenRouter base URLs, through httpx2.MockTransport.
+"""The real openai SDK pointed at Groq, DeepSeek, OpenRouter and Azure AI Foundry Models base URLs,
+through httpx2.MockTransport.
 
 Prices (USD per 1M tokens): Groq llama-3.3-70b-versatile input 0.59, output 0.79; DeepSeek
 deepseek-chat input (cache miss) 0.27, cache hit 0.07, output 1.10, and half of each
-16:30-00:30 UTC (0.135, 0.035, 0.55). OpenRouter: the cost its response states.
+16:30-00:30 UTC (0.135, 0.035, 0.55). OpenRouter: the cost its response states. Phi-4 on Azure
+AI Foundry: input 0.125, output 0.50.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ def test_groq_base_url(telemetry: Telemetry) -> None:
     # 1000 x 0.59 + 200 x 0.79 = 590 + 158 = 748 per 1M
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(0.000748)
     assert attributes["ai.cost.price_source"] == "genai-prices"
+
+
+def test_azure_ai_foundry_models_inference_endpoint(telemetry: Telemetry) -> None:
+    seen: list[httpx2.Request] = []
+    usage = {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500}
+    client = sdk("https://contoso.services.ai.azure.com/models", completion("Phi-4", usage), seen)
+    client.chat.completions.create(model="Phi-4", messages=MESSAGES, extra_query={"api-version": "2024-05-01-preview"})
+    assert seen[0].url.path == "/models/chat/completions"
+    attributes = telemetry.one_span().attributes or {}
+    assert attributes["gen_ai.provider.name"] == "azure.ai.inference"
+    # 1200 x 0.125 + 300 x 0.50 = 150 + 150 = 300 per 1M
+    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(0.0003)
 
 
 def test_deepseek_base_url_with_cache_hits(telemetry: Telemetry) -> None:

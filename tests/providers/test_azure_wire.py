@@ -112,7 +112,6 @@ def test_dall_e_3_deployment_without_model_gets_the_dall_e_3_defaults() -> None:
     ("host", "path"),
     [
         (HOST, "/openai/deployments?api-version=2022-12-01"),
-        ("proj.services.ai.azure.com", "/models/chat/completions"),  # Azure AI model inference: not this protocol
         ("myaccount.blob.core.windows.net", "/openai/deployments/x/chat/completions"),
     ],
 )

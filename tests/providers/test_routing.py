@@ -39,6 +39,13 @@ def kind(protocol: object) -> tuple[str, str] | None:
         ),
         ("proj.services.ai.azure.com", "/openai/v1/responses", ("AzureOpenAIProtocol", "azure.ai.openai")),
         (
+            "proj.services.ai.azure.com",
+            "/models/chat/completions?api-version=2024-05-01-preview",
+            ("AzureOpenAIProtocol", "azure.ai.inference"),
+        ),
+        ("proj.services.ai.azure.com", "/models/embeddings", ("AzureOpenAIProtocol", "azure.ai.inference")),
+        ("proj.services.ai.azure.com", "/agents/v1.0/threads", None),
+        (
             "apim.azure-api.net",
             "/team-a/openai/deployments/x/chat/completions",
             ("AzureOpenAIProtocol", "azure.ai.openai"),
