@@ -189,7 +189,8 @@ class PriceEngine:
 
         breakdown = listed.breakdown
         list_usd = total_usd = breakdown.total()
-        factor = 0.0 if resolved.provisioned else resolved.discount_factor
+        provisioned = resolved.provisioned or usage.provisioned
+        factor = 0.0 if provisioned else resolved.discount_factor
         if factor != 1.0:
             breakdown = breakdown.scaled(factor)
             total_usd = breakdown.total()
@@ -202,7 +203,7 @@ class PriceEngine:
             estimated=listed.estimated,
             price_source=listed.source,
             model=resolved.model,
-            commitment=_commitment_of(usage, resolved.provisioned),
+            commitment=_commitment_of(usage, provisioned),
         )
 
 

@@ -28,6 +28,10 @@ cumulative: the latest value of each count wins. Embedding token counts come fro
 `batchEmbedContents` and `predict`); the Gemini API's embedding responses carry no usage. Imagen
 images are counted in `predictions` (those with image bytes or a Cloud Storage URI; a filtered
 image is not billed), else taken from the request.
+
+Vertex AI says how it served a request in `usageMetadata.trafficType`: `ON_DEMAND_FLEX` and
+`ON_DEMAND_PRIORITY` are the flex and priority tiers, `PROVISIONED_THROUGHPUT` capacity bought up
+front (Vertex spills over to on demand request by request, so only the response tells).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
-from otel_ai_cost.usage import Operation
+from otel_ai_cost.usage import Operation, ServiceTier
 
 GEMINI = "gcp.gemini"
 VERTEX_AI = "gcp.vertex_ai"
@@ -61,6 +65,8 @@ _COUNTS = (
     "thoughtsTokenCount",
     "toolUsePromptTokenCount",
 )
+_TRAFFIC_TIERS = {"ON_DEMAND_FLEX": ServiceTier.FLEX, "ON_DEMAND_PRIORITY": ServiceTier.PRIORITY}
+_PROVISIONED = "PROVISIONED_THROUGHPUT"
 _DETAILS = ("promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails")
 _MODALITIES = frozenset({"AUDIO", "IMAGE"})
 _SNIFF_KEYS = (b'"usageMetadata"', b'"finishReason"', b'"modelVersion"', b'"responseId"', b'"error"')
@@ -201,7 +207,7 @@ def _array_items(body: bytes) -> list[dict[str, Any]]:
 class _Response:
     """The latest value of each field the response (or its chunks) reported."""
 
-    __slots__ = ("facts", "model", "response_id", "finish", "counts", "found", "images", "embedding_tokens")
+    __slots__ = ("facts", "model", "response_id", "finish", "counts", "found", "images", "embedding_tokens", "traffic")
 
     def __init__(self, facts: RequestFacts) -> None:
         self.facts = facts
@@ -212,6 +218,8 @@ class _Response:
         self.found = False
         self.images: int | None = None
         self.embedding_tokens: int | None = None
+        self.traffic: str | None = None
+        """Vertex AI's `trafficType`."""
 
     def update(self, data: dict[str, Any]) -> None:
         model = text(data.get("modelVersion"))
@@ -244,6 +252,9 @@ class _Response:
             self.finish[index if type(index) is int and 0 <= index < _MAX_CANDIDATES else position] = reason
 
     def _usage(self, usage: dict[str, Any]) -> None:
+        traffic = text(usage.get("trafficType"))
+        if traffic is not None:
+            self.traffic = traffic
         counts = self.counts
         for key in _COUNTS:
             value = tokens(usage.get(key))
@@ -303,6 +314,9 @@ class _Response:
             usage.input_audio_tokens = max(counts.get("promptTokensDetails.AUDIO", 0) - cached_audio, 0)
             usage.output_audio_tokens = counts.get("candidatesTokensDetails.AUDIO", 0)
             usage.output_image_tokens = counts.get("candidatesTokensDetails.IMAGE", 0)
+            if self.traffic is not None:
+                usage.service_tier = _TRAFFIC_TIERS.get(self.traffic, usage.service_tier)
+                usage.provisioned = self.traffic == _PROVISIONED
         elif self.embedding_tokens is not None:
             usage.input_tokens = self.embedding_tokens
             found = True

@@ -257,6 +257,24 @@ def test_vertex_generate_content_long_context_tiers(telemetry: Telemetry) -> Non
     )
 
 
+def test_vertex_traffic_type_tells_provisioned_throughput_and_tiers(telemetry: Telemetry) -> None:
+    fake = FakeGoogle()
+    client = vertex_client(fake)
+    for traffic in ("PROVISIONED_THROUGHPUT", "ON_DEMAND_FLEX", "ON_DEMAND"):
+        fake.usage = {**THINKING_USAGE, "trafficType": traffic}
+        client.models.generate_content(model="gemini-2.5-flash", contents="why is the sky blue")
+    provisioned, flex, on_demand = (dict(span.attributes or {}) for span in telemetry.finished())
+    # served by capacity bought up front: nothing more to pay; its list price is the on-demand one
+    assert provisioned["ai.cost.commitment"] == "provisioned"
+    assert provisioned["gen_ai.usage.cost.amount"] == 0
+    assert provisioned["ai.cost.list_amount"] == pytest.approx(THINKING_COST)
+    # the catalog has no flex price for Gemini: the standard price, flagged as an estimate
+    assert flex["ai.cost.commitment"] == "flex" and flex["ai.cost.estimated"] is True
+    assert flex["gen_ai.usage.cost.amount"] == pytest.approx(THINKING_COST)
+    assert on_demand["ai.cost.commitment"] == "on_demand" and on_demand["ai.cost.estimated"] is False
+    assert on_demand["gen_ai.usage.cost.amount"] == pytest.approx(THINKING_COST)
+
+
 @pytest.mark.filterwarnings("ignore:The generate_images method is deprecated")
 def test_vertex_embeddings_and_imagen(telemetry: Telemetry) -> None:
     fake = FakeGoogle()
