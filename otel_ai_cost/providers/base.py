@@ -36,6 +36,9 @@ class RequestFacts:
     service_tier: str = "default"
     request_bytes: int = 0
     """Size of the request body: the input estimate of a stream that reports no usage."""
+    retrieval: bool = False
+    """A GET of a stored response (the Responses API's background mode): billable only when it is
+    a finished background response; no budget stops it (what it fetches was already sent)."""
 
     def usage(self) -> Usage:
         """What the request alone says, before (or without) a readable response."""
@@ -81,6 +84,13 @@ class ParsedResponse:
     error_type: str | None = None
     """The error a stream ended in after a successful HTTP status (an Anthropic `error` event,
     a Bedrock exception message): the call is recorded as failed, with the usage reported before."""
+    billable: bool = True
+    """False when the response is no billable request of its own: a background response still
+    queued (its usage comes when it is fetched finished), or a fetch of a response that is not a
+    finished background one. Its span ends with no cost and no metrics."""
+    billed_once_id: str | None = None
+    """The id under which this response is billed at most once: a finished background response may
+    be streamed, then fetched again, or fetched by several polls."""
 
 
 class StreamParser(Protocol):

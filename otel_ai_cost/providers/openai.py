@@ -12,6 +12,12 @@ The operation comes from the end of the path, so the same parser serves `/v1/cha
 | `/images/generations` | image_generation |
 | `/images/edits`, `/images/variations` | image_edit (multipart/form-data) |
 
+The Responses API's background mode (`background: true`): the POST's answer is `queued`, with no
+usage, and not billable by itself; the response is billed when a GET `.../responses/{id}` (or its
+resumed stream) returns it finished with its usage, once per response id (see
+`ParsedResponse.billed_once_id`). Other GETs, and fetches of responses that are not finished
+background ones, are not billable.
+
 From the request only `model`, `stream`, `stream_options.include_usage`, `n`, `size`, `quality`
 and `service_tier` are read (one `json.loads`; for multipart image edits, the form fields
 without touching the image parts). Responses: `openai_response`; streams: `openai_stream`.
@@ -24,7 +30,14 @@ from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text
-from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
+from otel_ai_cost.providers.base import (
+    NamedProtocol,
+    ParsedResponse,
+    RequestFacts,
+    bare_path,
+    is_post,
+    path_after,
+)
 from otel_ai_cost.providers.multipart import form_fields
 from otel_ai_cost.providers.openai_response import IMAGE_OPERATIONS, TIERS, ResponseState
 from otel_ai_cost.providers.openai_stream import OpenAIStreamParser
@@ -79,7 +92,7 @@ class OpenAIProtocol(NamedProtocol):
         self, method: str, host: str, path: str, content_type: str | None, body: bytes
     ) -> RequestFacts | None:
         if not is_post(method):
-            return None
+            return self._retrieval(method, path)
         operation = operation_of(path)
         if operation is None:
             return None
@@ -106,6 +119,15 @@ class OpenAIProtocol(NamedProtocol):
                 facts.request_model = _default_image_model(path, fields)
             _image_defaults(facts)
         return facts
+
+    def _retrieval(self, method: str, path: str) -> RequestFacts | None:
+        """GET `.../responses/{id}`: a background response fetched, or its stream resumed."""
+        if method.upper() != "GET":
+            return None
+        response_id = path_after(path, "/responses/")
+        if not response_id or "/" in response_id:
+            return None  # not a response (`.../input_items`, `/responses` itself)
+        return RequestFacts(provider=self.provider, operation=Operation.CHAT, retrieval=True)
 
     def _deployment(self, path: str, model: str | None) -> str | None:
         return None

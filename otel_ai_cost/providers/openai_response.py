@@ -16,6 +16,8 @@ the provider states it in USD: OpenRouter's `usage.cost` (credits of one US doll
 Perplexity's `usage.cost.total_cost`.
 
 A Responses API response's `web_search_call` output items are its web searches, billed per call.
+A background response (`background: true`) is billable when it is finished, and once (see
+`openai`); while `queued` or `in_progress` it is not.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ _MAX_REPORTED_USD = 10_000.0
 
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _STATUS_REASONS = {"completed": "stop", "failed": "error"}
+_UNFINISHED = frozenset({"queued", "in_progress"})
 
 
 class ResponseState:
@@ -53,6 +56,8 @@ class ResponseState:
         "size",
         "quality",
         "web_searches",
+        "state",
+        "background",
     )
 
     def __init__(self, facts: RequestFacts) -> None:
@@ -66,6 +71,9 @@ class ResponseState:
         self.size: str | None = None
         self.quality: str | None = None
         self.web_searches = 0
+        self.state: str | None = None
+        """A Responses API response's `status`: queued, in_progress, completed, ..."""
+        self.background = False
 
     def copy(self) -> ResponseState:
         """A copy that changes to this state leave alone."""
@@ -102,7 +110,12 @@ class ResponseState:
     def status(self, response: dict[str, Any]) -> None:
         """A Responses API status as a finish reason: stop, length, content_filter, error."""
         status = response.get("status")
-        if not isinstance(status, str) or not status or status in ("in_progress", "queued"):
+        if isinstance(status, str):
+            self.state = status
+        background = response.get("background")
+        if isinstance(background, bool):
+            self.background = background
+        if not isinstance(status, str) or not status or status in _UNFINISHED:
             return
         if status == "incomplete":
             details = obj(response.get("incomplete_details")) or {}
@@ -150,7 +163,14 @@ class ResponseState:
             )
             found = found or self.images > 0
         finish = tuple(self.finish[key] for key in sorted(self.finish))
-        return ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
+        parsed = ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
+        if self.background and self.state not in _UNFINISHED:
+            parsed.billed_once_id = self.response_id
+        if facts.retrieval:
+            parsed.billable = self.background and found and self.state not in _UNFINISHED
+        elif self.state in _UNFINISHED and not found:
+            parsed.billable = False  # a background response, billed when it is fetched finished
+        return parsed
 
 
 def add_tokens(usage: Usage, counts: dict[str, Any], operation: str) -> bool:

@@ -98,6 +98,8 @@ class Recorder:
             )
         self._logged_errors: set[str] = set()
         self._metric_attributes: dict[tuple[int, str, str, str, str], MetricAttributes] = {}
+        self._billed_once: dict[str, None] = {}
+        self._billed_once_lock = threading.Lock()
 
     def start(
         self, facts: RequestFacts, server_address: str, server_port: int | None, ctx: Context | None = None
@@ -139,6 +141,21 @@ class Recorder:
             self._metric_attributes[key] = found
         return found
 
+    def billable(self, parsed: ParsedResponse) -> bool:
+        """Whether the response is a billable request: not one that is none, or was billed already."""
+        if not parsed.billable:
+            return False
+        once = parsed.billed_once_id
+        if once is None:
+            return True
+        with self._billed_once_lock:
+            if once in self._billed_once:
+                return False
+            self._billed_once[once] = None
+            if len(self._billed_once) > _BILLED_ONCE_KEPT:
+                del self._billed_once[next(iter(self._billed_once))]
+        return True
+
     def internal_error(self, where: str, exc: BaseException) -> None:
         """Count an error of ours; log it once per place. Never raises."""
         try:
@@ -152,6 +169,8 @@ class Recorder:
 
 _SHARED_ATTRIBUTES_LIMIT = 4096
 """Distinct sets of metric attributes kept built; more (hostile model names, say) start over."""
+_BILLED_ONCE_KEPT = 10_000
+"""Ids of background responses billed, kept so that fetching one again does not bill it again."""
 
 
 class MetricAttributes:
@@ -258,6 +277,12 @@ class Call:
         metric_attributes = shared.base
         attributes.update(tags.span_attributes)
 
+        if error_type is None and parsed is not None and not recorder.billable(parsed):
+            _set_response_ids(attributes, usage, parsed)  # a poll, or a response billed elsewhere
+            return
+        if facts.retrieval and usage.response_model:
+            self.span.update_name(f"{facts.operation} {usage.response_model}")
+
         if error_type is not None:
             attributes[names.ERROR_TYPE] = error_type
             error_attributes = shared.plus(names.ERROR_TYPE, error_type)
@@ -339,11 +364,15 @@ def _estimate(usage: Usage, facts: RequestFacts, parsed: ParsedResponse) -> None
     usage.estimated = True
 
 
-def _set_response_attributes(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:
+def _set_response_ids(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:
     if usage.response_model:
         attributes[names.RESPONSE_MODEL] = usage.response_model
     if parsed.response_id:
         attributes[names.RESPONSE_ID] = parsed.response_id
+
+
+def _set_response_attributes(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:
+    _set_response_ids(attributes, usage, parsed)
     if parsed.finish_reasons:
         attributes[names.FINISH_REASONS] = list(parsed.finish_reasons)
     if parsed.usage_found or usage.estimated:

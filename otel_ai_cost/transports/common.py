@@ -95,7 +95,8 @@ def begin_call(
         if facts is None:
             return None
         facts.request_bytes = len(body)
-        check_before_send(recorder, ctx)
+        if not facts.retrieval:  # fetching a response already sent and paid for is never stopped
+            check_before_send(recorder, ctx)
         port = outgoing.port or (443 if outgoing.scheme == "https" else 80)
         return recorder.start(facts, outgoing.host, port, ctx), protocol
     except BudgetExceeded:

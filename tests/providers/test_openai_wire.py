@@ -457,7 +457,8 @@ def test_audio_tokens() -> None:
     ("method", "path"),
     [
         ("GET", "/v1/models"),
-        ("GET", "/v1/responses/resp_123"),
+        ("GET", "/v1/responses/resp_123/input_items"),
+        ("GET", "/v1/chat/completions/chatcmpl-1"),
         ("POST", "/v1/responses/input_tokens"),
         ("POST", "/v1/responses/resp_123/cancel"),
         ("POST", "/v1/audio/speech"),
@@ -468,6 +469,22 @@ def test_audio_tokens() -> None:
 )
 def test_requests_that_are_not_billable(method: str, path: str) -> None:
     assert OPENAI.parse_request(method, "api.openai.com", path, "application/json", b"{}") is None
+
+
+def test_fetching_a_response_is_a_retrieval_billable_only_when_a_finished_background_one() -> None:
+    facts = OPENAI.parse_request("GET", "api.openai.com", "/v1/responses/resp_123", None, b"")
+    assert facts is not None and facts.retrieval and facts.operation == "chat"
+    usage = {"input_tokens": 10, "output_tokens": 5}
+    body = {"id": "resp_123", "object": "response", "model": "gpt-5", "usage": usage}
+
+    def parsed(**fields: object) -> ParsedResponse:
+        return OPENAI.parse_response(facts, json.dumps({**body, **fields}).encode())
+
+    finished = parsed(status="completed", background=True)
+    assert finished.billable and finished.billed_once_id == "resp_123"
+    assert not parsed(status="in_progress", background=True, usage=None).billable
+    assert not parsed(status="completed", background=False).billable
+    assert not parsed(status="completed").billable  # not said to be a background one
 
 
 @pytest.mark.parametrize(
