@@ -146,6 +146,23 @@ def test_tier_the_catalog_lacks_is_standard_price_marked_estimated(engine: Price
     assert cost.estimated
 
 
+def test_audio_without_an_audio_price_is_an_estimate(engine: PriceEngine) -> None:
+    cost = engine.price(
+        usage(
+            "gpt-4o-audio-preview",
+            input_tokens=1000,
+            input_audio_tokens=800,
+            output_tokens=500,
+            output_audio_tokens=400,
+        )
+    )
+    # the catalog lists gpt-4o-audio-preview's text prices only (2.50 in, 10 out): audio at those,
+    # 1000 x 2.50 + 500 x 10 = 2500 + 5000 = 7500 per 1M, flagged (OpenAI lists audio at 40 / 80)
+    assert cost.total_usd == pytest.approx(7500 / M) and cost.estimated
+    text_only = engine.price(usage("gpt-4o-audio-preview", input_tokens=1000, output_tokens=500))
+    assert text_only.total_usd == pytest.approx(7500 / M) and not text_only.estimated
+
+
 def test_cached_audio_uses_the_cached_audio_price(engine: PriceEngine) -> None:
     cost = engine.price(
         usage(

@@ -223,6 +223,10 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
     breakdown = token_cost(tier_rates, usage)
     if usage.web_search_requests and tier_rates.per_web_search is None:
         estimated = True  # the searches are billed, at a price the catalog lacks
+    if (usage.input_audio_tokens and tier_rates.input_audio is None) or (
+        usage.output_audio_tokens and tier_rates.output_audio is None
+    ):
+        estimated = True  # audio priced at the text rate: audio costs several times more where it is listed
     standard_rates = tier_rates
     if tier != ServiceTier.DEFAULT:
         standard_rates = resolved.token_rates(ServiceTier.DEFAULT, usage.request_time)[0].for_input(usage.input_tokens)
