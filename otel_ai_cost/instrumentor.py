@@ -1,6 +1,7 @@
 """`AICostInstrumentor`: what `opentelemetry-instrument` loads through our entry point.
 
-It wraps `Client.send` and `AsyncClient.send` of httpx2 and httpx, and `requests.Session.send`. A
+It wraps `Client.send` and `AsyncClient.send` of httpx2 and httpx, `requests.Session.send`,
+botocore's `BaseClient._make_api_call` and aiohttp's `ClientSession._request`. A
 library not imported yet is wrapped when it is imported, so instrumenting costs no import of any.
 """
 
@@ -21,7 +22,7 @@ from opentelemetry.instrumentation.utils import unwrap
 logger = logging.getLogger(__name__)
 
 HTTP_LIBRARIES = ("httpx2", "httpx")
-_INSTRUMENTS_ANY = ("httpx2 >= 2.0", "httpx >= 0.23", "botocore >= 1.34", "requests >= 2.28")
+_INSTRUMENTS_ANY = ("httpx2 >= 2.0", "httpx >= 0.23", "botocore >= 1.34", "requests >= 2.28", "aiohttp >= 3.9")
 _VERSION = "0.1.0"
 
 
@@ -97,6 +98,10 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _wrap_botocore(sys.modules["botocore.client"], state)
         else:
             wrapt.register_post_import_hook(functools.partial(_wrap_botocore, state=state), "botocore.client")
+        if "aiohttp" in sys.modules:
+            _wrap_aiohttp(sys.modules["aiohttp"], state)
+        else:
+            wrapt.register_post_import_hook(functools.partial(_wrap_aiohttp, state=state), "aiohttp")
 
     def _uninstrument(self, **kwargs: Any) -> None:
         AICostInstrumentor._active = {}
@@ -113,6 +118,11 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             from otel_ai_cost.transports import botocore_send
 
             botocore_send.uninstall(botocore_client)
+        aiohttp_module = sys.modules.get("aiohttp")
+        if aiohttp_module is not None and "otel_ai_cost.transports.aiohttp_send" in sys.modules:
+            from otel_ai_cost.transports import aiohttp_send
+
+            aiohttp_send.uninstall(aiohttp_module)
 
 
 def _wrap(module: Any, state: dict[str, Any]) -> None:
@@ -156,6 +166,18 @@ def _wrap_botocore(module: Any, state: dict[str, Any]) -> None:
         botocore_send.install(module, state["recorder"])
     except Exception:
         logger.exception("otel-ai-cost: could not instrument botocore")
+
+
+def _wrap_aiohttp(module: Any, state: dict[str, Any]) -> None:
+    """Wrap aiohttp's `ClientSession._request` and its response bodies, unless switched off meanwhile."""
+    if AICostInstrumentor._active is not state:
+        return
+    try:
+        from otel_ai_cost.transports import aiohttp_send
+
+        aiohttp_send.install(module, state["recorder"], state["endpoints"])
+    except Exception:
+        logger.exception("otel-ai-cost: could not instrument aiohttp")
 
 
 def _wrapped_by(function: object, hooks_type: type) -> bool:
