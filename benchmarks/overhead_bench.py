@@ -584,7 +584,7 @@ _OTEL_PRELOAD = (
     "opentelemetry.sdk.trace",
     "opentelemetry.sdk.metrics",
 )
-_NOT_AT_IMPORT = ("openai", "anthropic", "google.genai", "boto3", "botocore", "httpx", "httpx2", "pydantic")
+_NOT_AT_IMPORT = ("openai", "anthropic", "google.genai", "boto3", "botocore", "httpx", "httpx2", "aiohttp", "pydantic")
 """Imported by the application or on the first priced request, never by `import` + `instrument()`."""
 
 _IMPORT_PROBE = """
