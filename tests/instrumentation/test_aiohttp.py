@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+import openai
 import pytest
 import wrapt
 from aiohttp import web
@@ -589,3 +590,30 @@ def test_google_genai_async_stream_goes_through_aiohttp(base: str, telemetry: Te
     attributes = attributes_of(telemetry)
     assert (attributes["gen_ai.usage.input_tokens"], attributes["gen_ai.usage.output_tokens"]) == (50, 120)
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(GEMINI_STREAM_COST)
+
+
+# --- openai's aiohttp client: httpx2 over aiohttp, one request seen by two transports -------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_openai_on_its_aiohttp_client_is_priced_once(base: str, telemetry: Telemetry, stream: bool) -> None:
+    """`openai.DefaultAioHttpClient` is an httpx2 client whose transport sends with aiohttp: the httpx2
+    hook prices the request, and the aiohttp hook, seeing it sent inside that call, leaves it alone."""
+
+    async def call() -> str:
+        async with openai.AsyncOpenAI(
+            api_key="sk-test", base_url=f"{base}/openai/v1", http_client=openai.DefaultAioHttpClient()
+        ) as client:
+            messages: Any = CHAT["messages"]
+            if not stream:
+                completion = await client.chat.completions.create(model=MODEL, messages=messages)
+                return completion.choices[0].message.content or ""
+            chunks = await client.chat.completions.create(
+                model=MODEL, messages=messages, stream=True, stream_options={"include_usage": True}
+            )
+            return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
+
+    text = asyncio.run(call())
+    assert text == ("".join(f"word{i} " for i in range(40)) if stream else "Hello.")
+    assert_chat_priced(attributes_of(telemetry))  # one span
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(CHAT_COST)
