@@ -201,3 +201,22 @@ def test_alerts_fire_from_the_package_metrics(stack: Stack) -> None:
     assert states("AICostUntaggedSpend") == set()
     assert states("AICostSpendSpike") == set()
     assert states("AICostTokenCreep") == set()
+
+
+def runbook_queries() -> Iterator[Any]:
+    for group in yaml.safe_load((REPO / "dashboards/alerts/ai-cost.rules.yaml").read_text())["groups"]:
+        for rule in group["rules"]:
+            for query in re.findall(r"`([^`]*\b(?:gen_ai|ai_cost)_\w+[^`]*)`", rule["annotations"].get("runbook", "")):
+                yield pytest.param(query, id=f"{rule['alert']}: {query}")
+
+
+@pytest.mark.parametrize("query", list(runbook_queries()))
+def test_runbook_queries_return_data_with_their_labels(stack: Stack, query: str) -> None:
+    """A query a runbook tells the on-call to run works on the package's metrics (the untagged workload)."""
+    answer = stack.query(query, at=stack.totals["finished_at"] - 1)
+    assert answer["status"] == "success", answer
+    result = answer["data"]["result"]
+    assert result, f"no data for {query}"
+    grouping = _BY.search(query)
+    for label in {name.strip() for name in grouping.group(1).split(",")} if grouping else set():
+        assert all(sample["metric"].get(label) for sample in result), f"{label} missing from {query}: {result}"
