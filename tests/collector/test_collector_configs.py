@@ -144,3 +144,27 @@ def test_untagged_safety_net_covers_every_instrument_that_carries_tags() -> None
     missing = [name for name, _unit in tagged if not re.search(pattern.group(1), name)]
     assert not missing
     assert not re.search(pattern.group(1), names.INTERNAL_ERRORS[0])  # ours only, no tags
+
+
+def test_the_commented_focus_file_exporter_is_valid_once_uncommented(ref: Reference) -> None:
+    """collector/README.md tells users to uncomment `file/focus` and swap the traces exporters line."""
+    lines = MAIN.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "# file/focus:")
+    indent = lines[start].index("#")
+    block = [start]
+    while lines[block[-1] + 1].startswith(" " * indent + "#   "):
+        block.append(block[-1] + 1)
+    for i in block:
+        lines[i] = " " * indent + lines[i][indent + 2 :]
+    swap = next(i for i, line in enumerate(lines) if line.strip() == "# exporters: [otlp_grpc/traces, file/focus]")
+    assert lines[swap - 1].strip() == "exporters: [otlp_grpc/traces]"
+    lines[swap - 1 : swap + 1] = [lines[swap].replace("# ", "", 1)]
+    config = yaml.safe_load("\n".join(lines))
+    errors = [str(p) for p in validate(config, ref) if p.is_error]
+    assert not errors, "\n".join(errors)
+    exporter = config["exporters"]["file/focus"]
+    assert exporter["format"] == "json" and exporter["path"].endswith(".jsonl}")
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/traces", "file/focus"]
+    # The README shows the same lines.
+    readme = (REPO_ROOT / "collector" / "README.md").read_text(encoding="utf-8")
+    assert f"    path: {exporter['path']}" in readme and "exporters: [otlp_grpc/traces, file/focus]" in readme
