@@ -69,10 +69,10 @@ class Usage:
 
     service_tier: str = ServiceTier.DEFAULT
     deployment: str | None = None
+    """Azure OpenAI deployment name or Bedrock provisioned model, when the request named one."""
     provisioned: bool = False
     """The response says capacity bought up front served it (Vertex AI Provisioned Throughput): it
     costs nothing more, whatever the overrides file says of the model."""
-    """Azure OpenAI deployment name or Bedrock provisioned model, when the request named one."""
     estimated: bool = False
     """The token counts are an estimate (e.g. a stream that reported no usage)."""
     provider_reported_cost: float | None = None

@@ -163,6 +163,22 @@ def test_audio_without_an_audio_price_is_an_estimate(engine: PriceEngine) -> Non
     assert text_only.total_usd == pytest.approx(7500 / M) and not text_only.estimated
 
 
+def test_audio_on_a_model_with_one_input_price_is_exact(engine: PriceEngine) -> None:
+    cost = engine.price(
+        usage("gemini-2.5-pro", "gcp.gemini", input_tokens=1000, input_audio_tokens=400, output_tokens=100)
+    )
+    # Google bills gemini-2.5-pro one input price for all modalities: 1000 x 1.25 + 100 x 10 = 2250 per 1M
+    assert cost.total_usd == pytest.approx(2250 / M) and not cost.estimated
+
+
+def test_the_batch_discount_is_on_tokens_not_on_searches(engine: PriceEngine) -> None:
+    # claude-3-5-haiku has no batch price in the catalog: Anthropic's 50 % applies to the tokens;
+    # 1000 x 0.80 / 2 = 400 per 1M = $0.0004, and 10 searches x $10 / 1000 = $0.10 as always
+    model = "claude-3-5-haiku-latest"
+    cost = engine.price(usage(model, "anthropic", input_tokens=1000, web_search_requests=10, service_tier="batch"))
+    assert cost.total_usd == pytest.approx(0.0004 + 0.10)
+
+
 def test_cached_audio_uses_the_cached_audio_price(engine: PriceEngine) -> None:
     cost = engine.price(
         usage(

@@ -33,6 +33,9 @@ BATCH_DISCOUNT = {
     "gcp.vertex_ai": 0.5,
     "aws.bedrock": 0.5,
 }
+_AUDIO_PRICED_APART = frozenset({"openai", "azure.ai.openai"})
+"""Providers that bill audio tokens at their own rates on every audio model (Google bills most
+Gemini models one price for all input): a missing audio rate there makes the price an estimate."""
 
 
 _COMMITMENT_OF_TIER = {
@@ -223,10 +226,11 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
     breakdown = token_cost(tier_rates, usage)
     if usage.web_search_requests and tier_rates.per_web_search is None:
         estimated = True  # the searches are billed, at a price the catalog lacks
-    if (usage.input_audio_tokens and tier_rates.input_audio is None) or (
-        usage.output_audio_tokens and tier_rates.output_audio is None
+    if usage.provider in _AUDIO_PRICED_APART and (
+        (usage.input_audio_tokens and tier_rates.input_audio is None)
+        or (usage.output_audio_tokens and tier_rates.output_audio is None)
     ):
-        estimated = True  # audio priced at the text rate: audio costs several times more where it is listed
+        estimated = True  # audio at the text rate, where the provider lists it at several times that
     standard_rates = tier_rates
     if tier != ServiceTier.DEFAULT:
         standard_rates = resolved.token_rates(ServiceTier.DEFAULT, usage.request_time)[0].for_input(usage.input_tokens)
@@ -237,7 +241,9 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
             savings += max(token_cost(standard_rates, usage).total() - breakdown.total(), 0.0)
         elif (factor := BATCH_DISCOUNT.get(usage.provider)) is not None:
             standard_usd = breakdown.total()
+            searches_usd = breakdown.web_search_usd
             breakdown = breakdown.scaled(factor)
+            breakdown.web_search_usd = searches_usd  # per search, whatever the processing
             savings += standard_usd - breakdown.total()
         else:
             estimated = True

@@ -162,10 +162,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
     cache_read_usd = 0.0
     if cache_read:
         cache_read_rate = _or(rates.cache_read, input_rate)
-        cached_audio = min(usage.cache_read_audio_tokens, cache_read)
-        cache_read_usd = (cache_read - cached_audio) * cache_read_rate
+        cached_audio = usage.cache_read_audio_tokens
         if cached_audio:
-            cache_read_usd += cached_audio * _or(rates.cache_read_audio, cache_read_rate)
+            cached_audio = min(cached_audio, cache_read)
+            audio_rate = _or(rates.cache_read_audio, cache_read_rate)
+            cache_read_usd = (cache_read - cached_audio) * cache_read_rate + cached_audio * audio_rate
+        else:
+            cache_read_usd = cache_read * cache_read_rate
     cache_write_usd = 0.0
     if cache_write_5m or cache_write_1h:
         write_rate = _or(rates.cache_write, input_rate)
