@@ -39,6 +39,8 @@ class RequestFacts:
     retrieval: bool = False
     """A GET of a stored response (the Responses API's background mode): billable only when it is
     a finished background response; no budget stops it (what it fetches was already sent)."""
+    response_id: str | None = None
+    """The id of the response a retrieval asked for (from the path)."""
 
     def usage(self) -> Usage:
         """What the request alone says, before (or without) a readable response."""

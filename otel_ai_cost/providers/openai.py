@@ -127,7 +127,9 @@ class OpenAIProtocol(NamedProtocol):
         response_id = path_after(path, "/responses/")
         if not response_id or "/" in response_id:
             return None  # not a response (`.../input_items`, `/responses` itself)
-        return RequestFacts(provider=self.provider, operation=Operation.CHAT, retrieval=True)
+        return RequestFacts(
+            provider=self.provider, operation=Operation.CHAT, retrieval=True, response_id=text(unquote(response_id))
+        )
 
     def _deployment(self, path: str, model: str | None) -> str | None:
         return None

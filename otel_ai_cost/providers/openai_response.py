@@ -165,11 +165,11 @@ class ResponseState:
         finish = tuple(self.finish[key] for key in sorted(self.finish))
         parsed = ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
         if self.background and self.state not in _UNFINISHED:
-            parsed.billed_once_id = self.response_id
+            parsed.billed_once_id = facts.response_id or self.response_id  # a retrieval: the id asked for
         if facts.retrieval:
             parsed.billable = self.background and found and self.state not in _UNFINISHED
-        elif self.state in _UNFINISHED and not found:
-            parsed.billable = False  # a background response, billed when it is fetched finished
+        elif self.background and self.state in _UNFINISHED and not found:
+            parsed.billable = False  # billed when it is fetched finished
         return parsed
 
 

@@ -51,6 +51,8 @@ _TAIL_BYTES = 16 << 10
 _TAIL_EVENTS = 1
 """Events read before the last usage one: the finish reason's chunk comes just before it (or is it)."""
 _DECODER = json.JSONDecoder()
+_BACKGROUND = re.compile(rb'"background"\s*:\s*true')
+_WEB_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"web_search_call"')
 _STRING_FIELD = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
     for key in ("id", "model", "size", "quality", "status", "reason", "service_tier")
@@ -173,6 +175,8 @@ class OpenAIStreamParser(SSEStreamParser):
             self._typed_event(name, raw, truncated)
             return
         if name.startswith(("response.", "image_")):
+            if _BACKGROUND.search(raw) is not None:  # a background response's status: one cut short is billed later
+                self._typed_event(name, raw, truncated)
             return  # deltas and lifecycle events of the Responses and image APIs: no usage
         if truncated:
             if _sniff_usage_event(raw):
@@ -182,7 +186,7 @@ class OpenAIStreamParser(SSEStreamParser):
             return
         if self._meta_attempts <= 0:
             if self._typed_stream:  # Responses or image events without `event:` lines (a proxy)
-                if not _sniff_usage_event(raw):
+                if not _sniff_usage_event(raw) and _BACKGROUND.search(raw) is None:
                     return
             elif _WORTH_PARSING.search(raw) is None:
                 self._content_events += 1
@@ -243,6 +247,7 @@ class OpenAIStreamParser(SSEStreamParser):
             response = obj(data.get("response"))
             if response is not None:
                 result.meta(response)
+                result.status(response)  # queued, in_progress: a background one cut here is billed when fetched
 
     def _salvage(self, name: str, raw: bytes) -> None:
         """Usage from the head and tail of an event too large to keep whole (see `sse`)."""
@@ -268,7 +273,11 @@ class OpenAIStreamParser(SSEStreamParser):
         )
         status = _first_string(raw, "status")
         if status is not None:
-            result.status({"status": status, "incomplete_details": {"reason": _first_string(raw, "reason")}})
+            reason = {"reason": _first_string(raw, "reason")}
+            background = {"background": True} if _BACKGROUND.search(raw) else {}
+            result.status({"status": status, "incomplete_details": reason, **background})
+        # the output items in the head and tail kept: web searches come first, before the message
+        result.web_searches = max(result.web_searches, len(_WEB_SEARCH_CALLS.findall(raw)))
 
     def _set_usage(self, usage: dict[str, Any]) -> None:
         """A usage that says all of it: those before are dropped."""

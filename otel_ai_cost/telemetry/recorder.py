@@ -267,21 +267,27 @@ class Call:
         duration = time.perf_counter() - self.started
         tags = recorder.tag_policy.resolve(self._tags)
 
+        request_model = facts.request_model or facts.deployment
+        if facts.retrieval:  # a fetched background response: the model it ran is all there is to say
+            request_model = usage.response_model
         shared = recorder.metric_attributes(
             tags,
             facts.provider,
             facts.operation,
-            facts.request_model or facts.deployment or "unknown",
+            request_model or "unknown",
             usage.response_model or usage.request_model or "unknown",
         )
         metric_attributes = shared.base
         attributes.update(tags.span_attributes)
 
-        if error_type is None and parsed is not None and not recorder.billable(parsed):
-            _set_response_ids(attributes, usage, parsed)  # a poll, or a response billed elsewhere
-            return
-        if facts.retrieval and usage.response_model:
-            self.span.update_name(f"{facts.operation} {usage.response_model}")
+        if parsed is not None and not recorder.billable(parsed):
+            if error_type is None:
+                _set_response_ids(attributes, usage, parsed)  # a poll, or a response billed already
+                return
+            parsed = None  # failed, with a usage billed already or none to bill: the failure alone
+        if facts.retrieval and request_model:
+            self.span.update_name(f"{facts.operation} {request_model}")
+            attributes[names.REQUEST_MODEL] = request_model
 
         if error_type is not None:
             attributes[names.ERROR_TYPE] = error_type

@@ -139,3 +139,118 @@ def test_a_spent_budget_does_not_stop_fetching_what_was_sent(telemetry: Telemetr
         assert sdk.responses.retrieve(RESPONSE_ID).status == "completed"  # still fetched
         with pytest.raises(BudgetExceeded):
             sdk.responses.create(model="gpt-5", input="another report", background=True)
+
+
+class CutAfter(httpx2.SyncByteStream):
+    """A body whose connection is lost after these bytes."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def __iter__(self) -> Any:
+        yield self.body
+        raise httpx2.ReadError("connection reset")
+
+
+def streamed(*statuses: str, background: bool = True) -> bytes:
+    return sse(
+        *(
+            {"type": f"response.{s}", "sequence_number": i, "response": response(s, background)}
+            for i, s in enumerate(statuses)
+        )
+    )
+
+
+def test_a_background_stream_cut_after_it_completed_is_not_billed_again_when_fetched(telemetry: Telemetry) -> None:
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST":
+            body = CutAfter(streamed("created", "completed"))
+            return httpx2.Response(200, stream=body, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=response("completed"))
+
+    sdk = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(respond))
+    )
+    with pytest.raises(openai.APIConnectionError):
+        for _ in sdk.responses.create(model="gpt-5", input="write the report", background=True, stream=True):
+            pass
+    sdk.responses.retrieve(RESPONSE_ID)
+    failed, fetched = (dict(s.attributes or {}) for s in telemetry.finished())
+    assert failed["error.type"] == "ReadError" and failed["gen_ai.usage.cost.amount"] == pytest.approx(COST)
+    assert "gen_ai.usage.cost.amount" not in fetched
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(COST)
+
+
+@pytest.mark.parametrize("estimate", ["true", "false"])
+def test_a_background_stream_left_unfinished_is_billed_when_fetched(
+    telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch, estimate: str
+) -> None:
+    monkeypatch.setenv("OTEL_AI_COST_ESTIMATE_STREAM_USAGE", estimate)
+    telemetry.reinstrument()
+    delta = {"type": "response.output_text.delta", "sequence_number": 2, "delta": "Report"}
+    body = streamed("created", "in_progress") + sse(delta)
+
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST":
+            return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=response("completed"))
+
+    sdk = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(respond))
+    )
+    list(sdk.responses.create(model="gpt-5", input="write the report", background=True, stream=True))
+    sdk.responses.retrieve(RESPONSE_ID)
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(COST)  # not an estimate of the POST besides
+    assert telemetry.total("ai.cost.requests") == 1
+    assert telemetry.total("ai.cost.unpriced") == 0
+
+
+def test_a_response_whose_id_is_not_text_is_billed_once_by_the_id_asked_for(telemetry: Telemetry) -> None:
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={**response("completed"), "id": 12345})
+
+    sdk = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(respond))
+    )
+    for _ in range(3):
+        sdk.responses.retrieve(RESPONSE_ID)
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(COST)
+
+
+def test_a_fetched_response_is_labelled_with_the_model_it_ran(telemetry: Telemetry) -> None:
+    client(Server("completed")).responses.retrieve(RESPONSE_ID)
+    span = telemetry.one_span()
+    assert span.name == "chat gpt-5-2025-08-07"
+    assert (span.attributes or {})["gen_ai.request.model"] == "gpt-5-2025-08-07"
+    [point] = telemetry.points("gen_ai.client.cost")
+    assert point.attributes["gen_ai.request.model"] == "gpt-5-2025-08-07"  # not "unknown"
+
+
+def test_a_final_event_over_the_event_cap_keeps_its_searches_and_is_billed_once(telemetry: Telemetry) -> None:
+    searches = [
+        {"type": "web_search_call", "id": f"ws_{i}", "status": "completed", "action": {"type": "search", "query": "q"}}
+        for i in range(20)
+    ]
+    text = [{"type": "output_text", "text": "x" * 1_200_000, "annotations": []}]  # over the 1 MiB event cap
+    message = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": text}
+    big = {**response("completed"), "output": [*searches, message]}
+    completed = {"type": "response.completed", "sequence_number": 9, "response": big}
+
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST":
+            return httpx2.Response(200, content=sse(completed), headers={"content-type": "text/event-stream"})
+        return httpx2.Response(200, json=big)
+
+    sdk = openai.OpenAI(
+        api_key="sk-test", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(respond))
+    )
+    list(
+        sdk.responses.create(
+            model="gpt-5", input="research", background=True, stream=True, tools=[{"type": "web_search"}]
+        )
+    )
+    sdk.responses.retrieve(RESPONSE_ID)
+    posted = dict(telemetry.finished()[0].attributes or {})
+    assert posted["ai.web_search.count"] == 20
+    # $0.0525 of tokens + 20 searches x $10 / 1000 = $0.0525 + $0.20 = $0.2525, once
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(COST + 0.20)
