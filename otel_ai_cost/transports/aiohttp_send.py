@@ -24,13 +24,14 @@ This module knows nothing of any provider's JSON.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
 import wrapt
-from aiohttp import ClientResponseError
+from aiohttp import ClientError, ClientResponseError
 from multidict import CIMultiDict
 from opentelemetry import context
 from yarl import URL
@@ -168,12 +169,19 @@ class AiohttpHooks:
 
     def release(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """`ClientResponse.release` and `close`: the caller is done with the body (ended before aiohttp
-        marks the reader closed, which would otherwise read as a failure)."""
+        marks the reader closed, which would otherwise read as a failure). aiohttp closes the response
+        itself when a read of the whole body fails (a `ClientTimeout(total=...)` running out): that
+        read's error fails the call."""
         if _watched and self.enabled:
             try:
-                watch = _watch_of(getattr(instance, "content", None))
+                reader: Any = getattr(instance, "content", None)
+                watch = _watch_of(reader)
                 if watch is not None and watch.response() is instance:
-                    watch.end()
+                    failure = sys.exc_info()[1]
+                    if isinstance(failure, _READ_FAILURES) and not reader.is_eof():
+                        watch.failed(failure)
+                    else:
+                        watch.end()
             except Exception as exc:
                 self.recorder.internal_error("aiohttp release", exc)
         return wrapped(*args, **kwargs)
@@ -275,6 +283,10 @@ def _received(reader: Any) -> bytes | None:
     data = b"".join(buffer)[offset:]
     return data if len(data) == total else None
 
+
+_READ_FAILURES = (TimeoutError, ClientError)
+"""Errors of a read that close the response on the way out. A cancelled read (the caller stopped
+reading) ends the call with what was read, as in the httpx transport."""
 
 _PATCHES = (
     ("ClientSession", "_request", "request"),

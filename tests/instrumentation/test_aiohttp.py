@@ -399,6 +399,20 @@ def test_a_caller_that_stops_reading_early_ends_the_span_once_with_what_arrived(
     assert attributes["ai.cost.unpriced_reason"] == "no_usage"
 
 
+def test_a_whole_body_read_that_times_out_fails_the_span(base: str, telemetry: Telemetry) -> None:
+    async def call(session: aiohttp.ClientSession) -> None:
+        timeout = aiohttp.ClientTimeout(total=0.5)  # google-genai's client.aio timeouts are these
+        async with session.post(f"{base}/hold/v1/chat/completions", json=STREAM_CHAT, timeout=timeout) as response:
+            await response.read()  # aiohttp closes the response as the read fails
+
+    with pytest.raises(TimeoutError):
+        run(call)
+    attributes = attributes_of(telemetry)
+    assert attributes["error.type"] == "TimeoutError"
+    assert "ai.cost.priced" not in attributes  # a failed request, not an unpriced one
+    assert telemetry.total("ai.cost.unpriced") == 0
+
+
 @pytest.mark.parametrize("end", ["release", "close"])
 def test_a_stream_released_or_closed_unread_ends_its_span(base: str, telemetry: Telemetry, end: str) -> None:
     async def call(session: aiohttp.ClientSession) -> None:
