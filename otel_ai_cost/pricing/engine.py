@@ -226,10 +226,10 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
     breakdown = token_cost(tier_rates, usage)
     if usage.web_search_requests and tier_rates.per_web_search is None:
         estimated = True  # the searches are billed, at a price the catalog lacks
-    if usage.provider in _AUDIO_PRICED_APART and (
+    if (
         (usage.input_audio_tokens and tier_rates.input_audio is None)
         or (usage.output_audio_tokens and tier_rates.output_audio is None)
-    ):
+    ) and usage.provider in _AUDIO_PRICED_APART:
         estimated = True  # audio at the text rate, where the provider lists it at several times that
     standard_rates = tier_rates
     if tier != ServiceTier.DEFAULT:

@@ -194,7 +194,8 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
         cache_read_usd / PER_MILLION,
         cache_write_usd / PER_MILLION,
         output_usd / PER_MILLION,
-        web_search_usd=searches * rates.per_web_search if searches and rates.per_web_search else 0.0,
+        0.0,
+        searches * rates.per_web_search if searches and rates.per_web_search else 0.0,
     )
 
 
@@ -204,11 +205,14 @@ def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
     if not cache_read or rates.cache_read is None:
         return 0.0
     cache_read = min(cache_read, usage.input_tokens)
-    cached_audio = min(usage.cache_read_audio_tokens, cache_read)
-    saved = (cache_read - cached_audio) * (rates.input - rates.cache_read)
+    saved = cache_read * (rates.input - rates.cache_read)
+    cached_audio = usage.cache_read_audio_tokens
     if cached_audio:
+        cached_audio = min(cached_audio, cache_read)
         audio_rate = _or(rates.input_audio, rates.input)
-        saved += cached_audio * (audio_rate - _or(rates.cache_read_audio, rates.cache_read))
+        saved += cached_audio * (
+            audio_rate - rates.input - _or(rates.cache_read_audio, rates.cache_read) + rates.cache_read
+        )
     return max(saved, 0.0) / PER_MILLION
 
 
