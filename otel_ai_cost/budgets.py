@@ -226,6 +226,14 @@ def load_tag_budgets(path: str | None = None) -> tuple[TagBudget, ...]:
 
     try:
         document = load_budgets(path)
+        try:
+            document.require_distinct_names()
+        except BudgetsError as exc:
+            _log.warning(
+                "otel-ai-cost: %s: %s; both are enforced, but share that name in ai.cost.budget.exceeded",
+                ENV_BUDGETS_FILE,
+                exc,
+            )
         return tuple(
             TagBudget(
                 tags=entry.tags,

@@ -294,6 +294,21 @@ def test_a_bad_budgets_file_is_logged_and_enforces_nothing(
     assert len(telemetry.finished()) == 1
 
 
+def test_two_budgets_named_alike_are_both_enforced_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text(
+        "budgets:\n"
+        "  - {tags: {team: search}, usd: 50, period: 1d}\n"
+        "  - {tags: {team: search}, usd: 1000, period: 30d}\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        loaded = load_tag_budgets(str(path))
+    assert [(b.name, b.period) for b in loaded] == [("search", 86400), ("search", 30 * 86400)]
+    assert any("budgets[1] is named 'search' like budgets[0]" in r.getMessage() for r in caplog.records)
+
+
 def test_the_window_forgets_spend_older_than_the_period() -> None:
     now = [0.0]
     hourly = TagBudget(tags={"team": "search"}, usd=1.0, period=3600, on_exceed="raise", clock=lambda: now[0])
