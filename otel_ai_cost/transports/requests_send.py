@@ -112,6 +112,26 @@ class _TeeFile(wrapt.ObjectProxy[Any]):
         # Unsized, read1 returns what one read of the source gives, not the whole body.
         return self._self_tee(self.__wrapped__.read1, args, kwargs, unsized_is_whole=False)
 
+    def readline(self, *args: Any, **kwargs: Any) -> bytes:
+        return self._self_tee(self.__wrapped__.readline, args, kwargs, unsized_is_whole=False)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        while line := self.readline():
+            lines.append(line)
+            if 0 < hint <= sum(map(len, lines)):
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
     def _self_mode(self, decode_content: bool | None) -> None:
         pass
 

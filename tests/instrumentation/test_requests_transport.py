@@ -256,7 +256,7 @@ class FileLikeAdapter(requests.adapters.BaseAdapter):
         response = requests.Response()
         response.status_code = 200
         response.headers["content-type"] = "application/json"
-        response.raw = io.BytesIO(json.dumps(GROQ_RESPONSE).encode())
+        response.raw = io.BytesIO(json.dumps(GROQ_RESPONSE, indent=1).encode())  # many lines
         response.url, response.request = request.url or "", request
         return response
 
@@ -264,7 +264,7 @@ class FileLikeAdapter(requests.adapters.BaseAdapter):
         pass
 
 
-@pytest.mark.parametrize("read", ["iter_content", "raw.read", "json"])
+@pytest.mark.parametrize("read", ["iter_content", "raw.read", "json", "raw lines", "raw.readline", "raw.readlines"])
 def test_a_raw_that_is_a_plain_file_object_reads_as_without_us(base: str, telemetry: Telemetry, read: str) -> None:
     session = requests.Session()
     session.mount(base, FileLikeAdapter())
@@ -273,6 +273,12 @@ def test_a_raw_that_is_a_plain_file_object_reads_as_without_us(base: str, teleme
         body = b"".join(response.iter_content(64))
     elif read == "raw.read":
         body = response.raw.read()
+    elif read == "raw lines":
+        body = b"".join(line for line in response.raw)
+    elif read == "raw.readline":
+        body = b"".join(iter(response.raw.readline, b""))
+    elif read == "raw.readlines":
+        body = b"".join(response.raw.readlines())
     else:
         body = json.dumps(response.json()).encode()
     assert json.loads(body) == GROQ_RESPONSE
