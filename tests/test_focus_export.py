@@ -228,6 +228,32 @@ def test_a_parquet_file_keeps_the_rows_of_earlier_runs(workload: Workload, tmp_p
     assert ptu["ChargePeriodStart"] == datetime(2026, 3, 31, 23, tzinfo=UTC)
 
 
+def test_a_parquet_write_cut_short_leaves_the_file_as_it_was(
+    workload: Workload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "focus.parquet"
+    spans = spread(workload.run())
+    first = FocusSpanExporter(path, clock=lambda: LATER)
+    first.export(spans[:3])
+    first.shutdown()
+    before = pq.read_table(path).to_pylist()
+    real_write = pq.write_table
+
+    def write_half_then_fail(table: Any, where: Any, **options: Any) -> None:
+        Path(where).write_bytes(b"PAR1 half a file")  # the disk filled up, the process was killed
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", write_half_then_fail)
+    second = FocusSpanExporter(path, clock=lambda: LATER)
+    second.export(spans[3:])
+    assert not second.force_flush()  # the rows are kept for the next try
+    assert pq.read_table(path).to_pylist() == before
+    assert not list(tmp_path.glob(".focus.parquet*"))  # no temporary file left
+    monkeypatch.setattr(pq, "write_table", real_write)
+    assert second.force_flush()
+    assert sum(row["x_Requests"] for row in pq.read_table(path).to_pylist()) == 6
+
+
 def test_in_the_sdk_pipeline_rows_are_written_on_flush_and_when_the_hour_is_over(
     workload: Workload, tmp_path: Path
 ) -> None:

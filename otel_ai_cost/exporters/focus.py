@@ -400,19 +400,24 @@ def parquet_table(rows: Sequence[Row]) -> Any:
     return pa.Table.from_pylist([{name: row[name] for name in COLUMN_NAMES} for row in rows], schema=schema)
 
 
-def read_parquet_rows(path: Path) -> list[Row]:
-    """The rows of a FOCUS Parquet file written by `write_rows`."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-
-    return list(pq.read_table(path).to_pylist())
-
-
 def write_rows(rows: Sequence[Row], path: Path, output_format: str, *, append: bool) -> None:
-    """Write rows to one file; CSV and JSON Lines are appended to when `append` (header only in a new file)."""
+    """Write rows to one file; CSV and JSON Lines are appended to when `append` (header only in a new
+    file). A Parquet file cannot be appended to: with `append` it is rewritten with the rows it held
+    first (read back as columns, not kept in memory between writes), into a temporary file renamed
+    over it, so that a write cut short leaves the file as it was."""
     if output_format == "parquet":
+        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
         import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
-        pq.write_table(parquet_table(rows), path)
+        table = parquet_table(rows)
+        if append and path.exists():
+            table = pa.concat_tables([pq.read_table(path).cast(table.schema), table])
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            pq.write_table(table, temporary)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
         return
     new_file = not append or not path.exists() or path.stat().st_size == 0
     text = render_csv(rows, header=new_file) if output_format == "csv" else render_jsonl(rows)
@@ -459,8 +464,6 @@ class FocusSpanExporter(SpanExporter):
                 self._path = self._path.with_suffix(".csv")
         self._aggregator = FocusAggregator(billing_account_id or os.environ.get(ENV_BILLING_ACCOUNT) or None)
         self._pending: list[Row] = []
-        self._parquet_file_rows: list[Row] | None = None
-        """A Parquet file cannot be appended to: it is rewritten whole, with the rows it held when first written."""
         self._lock = threading.Lock()
         self._clock = clock
         self._writes = 0
@@ -514,13 +517,7 @@ class FocusSpanExporter(SpanExporter):
         unwritten = rows
         try:
             for target, group in self._targets(rows):
-                if self._format == "parquet" and self._is_file:
-                    if self._parquet_file_rows is None:  # an earlier run's rows stay
-                        self._parquet_file_rows = read_parquet_rows(target) if target.exists() else []
-                    write_rows([*self._parquet_file_rows, *group], target, "parquet", append=False)
-                    self._parquet_file_rows.extend(group)
-                else:
-                    write_rows(group, target, self._format, append=True)
+                write_rows(group, target, self._format, append=True)  # a Parquet file keeps its earlier rows
                 written = {id(row) for row in group}
                 unwritten = [row for row in unwritten if id(row) not in written]
         except Exception as exc:
