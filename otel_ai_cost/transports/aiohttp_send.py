@@ -33,7 +33,6 @@ from typing import Any
 import wrapt
 from aiohttp import ClientError, ClientResponseError
 from multidict import CIMultiDict
-from opentelemetry import context
 from yarl import URL
 
 from otel_ai_cost.providers.base import WireProtocol
@@ -44,9 +43,9 @@ from otel_ai_cost.transports.common import (
     Sink,
     begin_call,
     end_when_dropped,
-    enter_call,
     exception_error,
     no_usage,
+    send_in_call_async,
     wrapper_owners,
 )
 
@@ -128,14 +127,7 @@ class AiohttpHooks:
         if begun is None:
             return await wrapped(*args, **kwargs)
         call, protocol = begun
-        token = enter_call(call)
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(*_error(exc))
-            raise
-        finally:
-            context.detach(token)
+        response = await send_in_call_async(call, wrapped, args, kwargs, _error)
         self._watch(call, protocol, instance, kwargs, response)
         return response
 

@@ -17,7 +17,7 @@ import gc
 import re
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import Token
 from typing import Any, NamedTuple, TypeVar
 
@@ -200,6 +200,24 @@ def send_in_call(
     token = enter_call(call)
     try:
         return send(*args, **kwargs)
+    except BaseException as exc:
+        call.fail(*error_of(exc))
+        raise
+    finally:
+        context.detach(token)
+
+
+async def send_in_call_async(
+    call: Call,
+    send: Callable[..., Awaitable[Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    error_of: Callable[[BaseException], tuple[str, str]] = exception_error,
+) -> Any:
+    """`send_in_call` for an async `send`."""
+    token = enter_call(call)
+    try:
+        return await send(*args, **kwargs)
     except BaseException as exc:
         call.fail(*error_of(exc))
         raise

@@ -14,8 +14,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, M
 from types import ModuleType
 from typing import Any
 
-from opentelemetry import context
-
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.multipart import MAX_PARTS
 from otel_ai_cost.providers.routing import Router
@@ -26,11 +24,10 @@ from otel_ai_cost.transports.common import (
     Sink,
     begin_call,
     end_when_dropped,
-    enter_call,
-    exception_error,
     no_usage,
     parse_whole,
     send_in_call,
+    send_in_call_async,
     tee,
 )
 
@@ -62,14 +59,7 @@ class SendHooks:
         if begun is None:
             return await wrapped(*args, **kwargs)
         call, protocol = begun
-        token = enter_call(call)
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(*exception_error(exc))
-            raise
-        finally:
-            context.detach(token)
+        response = await send_in_call_async(call, wrapped, args, kwargs)
         self._watch(call, protocol, response, bool(kwargs.get("stream", False)), is_async=True)
         return response
 
