@@ -104,7 +104,8 @@ class StreamParser(Protocol):
 
 
 def is_post(method: str) -> bool:
-    """Only POSTs are billable in every protocol here (GETs poll, list or fetch)."""
+    """Only POSTs send billable work in every protocol here (GETs poll, list or fetch; a fetched
+    background response is billed in `openai`, where it is read)."""
     return method == "POST" or method.upper() == "POST"
 
 
