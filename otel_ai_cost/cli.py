@@ -131,6 +131,7 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
         "--reasoning-tokens", type=_count, default=0, help="hidden reasoning tokens, billed as output on top"
     )
     parser.add_argument("--web-searches", type=_count, default=0, help="web searches the provider ran")
+    parser.add_argument("--file-searches", type=_count, default=0, help="file search calls the provider ran")
     parser.add_argument("--images", type=_count, default=0, help="number of images generated")
     parser.add_argument("--size", type=_size, help="image size, WIDTHxHEIGHT")
     parser.add_argument("--quality", help="image quality (standard, hd, low, medium, high, premium, ...)")
@@ -194,6 +195,7 @@ def _usage_from(args: argparse.Namespace, model: str, provider: str) -> Usage:
         output_tokens=args.output_tokens + args.reasoning_tokens,
         reasoning_tokens=args.reasoning_tokens,
         web_search_requests=args.web_searches,
+        file_search_requests=args.file_searches,
         image_count=args.images,
         image_size=args.size,
         image_quality=args.quality,
@@ -246,9 +248,11 @@ def _price(engine: PriceEngine, args: argparse.Namespace) -> int:
     for label, tokens, usd in lines:
         if tokens:
             print(f"  {label:<14}{tokens:>12,} tokens  {_usd(usd):>14}")
-    if usage.web_search_requests:
-        searches_usd = _usd(breakdown.web_search_usd) if breakdown.web_search_usd else "no price"
-        print(f"  {'web searches':<14}{usage.web_search_requests:>12,} searches{searches_usd:>14}")
+    searches = {"web searches": usage.web_search_requests, "file searches": usage.file_search_requests}
+    if named := [label for label, count in searches.items() if count]:
+        label = named[0] if len(named) == 1 else "searches"
+        searches_usd = _usd(breakdown.tool_calls_usd) if breakdown.tool_calls_usd else "no price"
+        print(f"  {label:<14}{sum(searches.values()):>12,} searches{searches_usd:>14}")
     if breakdown.images_usd or usage.image_count:
         print(f"  {'images':<14}{usage.image_count:>12,} images  {_usd(breakdown.images_usd):>14}")
     print(f"  {'total':<14}{'':>19}  {_usd(cost.total_usd):>14}")

@@ -66,6 +66,8 @@ class Usage:
     web_search_requests: int = 0
     """Web searches the provider ran for the request (Anthropic's and OpenAI's web search tools),
     billed per search on top of the tokens."""
+    file_search_requests: int = 0
+    """File searches the provider ran for the request (OpenAI's file search tool), billed per call."""
 
     service_tier: str = ServiceTier.DEFAULT
     deployment: str | None = None

@@ -202,7 +202,14 @@ def test_web_searches_are_priced_per_search(engine: PriceEngine) -> None:
     cost = engine.price(usage("claude-sonnet-4-5", "anthropic", input_tokens=1000, web_search_requests=3))
     # 1000 x 3 = 3000 per 1M = $0.003, and 3 searches x $10 / 1000 = $0.03
     assert cost.total_usd == pytest.approx(0.033) and not cost.estimated
-    assert cost.breakdown is not None and cost.breakdown.web_search_usd == pytest.approx(0.03)
+    assert cost.breakdown is not None and cost.breakdown.tool_calls_usd == pytest.approx(0.03)
+
+
+def test_file_searches_are_priced_per_call(engine: PriceEngine) -> None:
+    cost = engine.price(usage("gpt-4.1", input_tokens=1000, file_search_requests=2, web_search_requests=1))
+    # 1000 x 2.00 = 2000 per 1M = $0.002; 2 file searches x $2.50 / 1000 + 1 web search x $10 / 1000 = $0.015
+    assert cost.total_usd == pytest.approx(0.002 + 0.015) and not cost.estimated
+    assert cost.breakdown is not None and cost.breakdown.tool_calls_usd == pytest.approx(0.015)
 
 
 def test_web_searches_without_a_catalog_price_make_an_estimate(engine: PriceEngine) -> None:

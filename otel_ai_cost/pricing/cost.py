@@ -51,8 +51,8 @@ class CostBreakdown:
     """Output tokens, reasoning included."""
     images_usd: float = 0.0
     """Images priced per image, step or megapixel (not image tokens)."""
-    web_search_usd: float = 0.0
-    """Web searches, priced per search."""
+    tool_calls_usd: float = 0.0
+    """Server-side tool calls priced per call: web searches, file searches."""
 
     def total(self) -> float:
         return (
@@ -61,7 +61,7 @@ class CostBreakdown:
             + self.cache_write_usd
             + self.output_usd
             + self.images_usd
-            + self.web_search_usd
+            + self.tool_calls_usd
         )
 
     def scaled(self, factor: float) -> CostBreakdown:
@@ -71,7 +71,7 @@ class CostBreakdown:
             self.cache_write_usd * factor,
             self.output_usd * factor,
             self.images_usd * factor,
-            self.web_search_usd * factor,
+            self.tool_calls_usd * factor,
         )
 
 

@@ -224,8 +224,10 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
     rates, tier_found, source = resolved.token_rates(tier, usage.request_time)
     tier_rates = rates.for_input(usage.input_tokens)
     breakdown = token_cost(tier_rates, usage)
-    if usage.web_search_requests and tier_rates.per_web_search is None:
-        estimated = True  # the searches are billed, at a price the catalog lacks
+    if (usage.web_search_requests and tier_rates.per_web_search is None) or (
+        usage.file_search_requests and tier_rates.per_file_search is None
+    ):
+        estimated = True  # the tool calls are billed, at a price the catalog lacks
     if (
         (usage.input_audio_tokens and tier_rates.input_audio is None)
         or (usage.output_audio_tokens and tier_rates.output_audio is None)
@@ -241,9 +243,9 @@ def _list_price_of_tokens(resolved: _Resolved, usage: Usage) -> _ListPrice:
             savings += max(token_cost(standard_rates, usage).total() - breakdown.total(), 0.0)
         elif (factor := BATCH_DISCOUNT.get(usage.provider)) is not None:
             standard_usd = breakdown.total()
-            searches_usd = breakdown.web_search_usd
+            tool_calls_usd = breakdown.tool_calls_usd
             breakdown = breakdown.scaled(factor)
-            breakdown.web_search_usd = searches_usd  # per search, whatever the processing
+            breakdown.tool_calls_usd = tool_calls_usd  # per call, whatever the processing
             savings += standard_usd - breakdown.total()
         else:
             estimated = True

@@ -32,6 +32,8 @@ class TokenRates:
     """USD per request, for providers that add a request fee."""
     per_web_search: float | None = None
     """USD per web search; None when the catalog has no price for them."""
+    per_file_search: float | None = None
+    """USD per file search call; None when the catalog has no price for them."""
 
     def scaled(self, factor: float) -> TokenRates:
         def scale(value: float | None) -> float | None:
@@ -50,6 +52,7 @@ class TokenRates:
             output_image=scale(self.output_image),
             per_request=self.per_request * factor,
             per_web_search=scale(self.per_web_search),
+            per_file_search=scale(self.per_file_search),
         )
 
 
@@ -188,14 +191,18 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
     else:
         output_usd = output_tokens * output_rate
 
-    searches = usage.web_search_requests
+    tool_calls_usd = 0.0
+    if usage.web_search_requests or usage.file_search_requests:
+        tool_calls_usd = usage.web_search_requests * (rates.per_web_search or 0.0) + usage.file_search_requests * (
+            rates.per_file_search or 0.0
+        )
     return CostBreakdown(
         input_usd / PER_MILLION + rates.per_request,
         cache_read_usd / PER_MILLION,
         cache_write_usd / PER_MILLION,
         output_usd / PER_MILLION,
         0.0,
-        searches * rates.per_web_search if searches and rates.per_web_search else 0.0,
+        tool_calls_usd,
     )
 
 

@@ -162,6 +162,7 @@ def _to_rates(price: ModelPrice) -> TieredTokenRates:
             values[rate_field] = value
     per_thousand_requests = getattr(price, "requests_kcount", None)
     per_thousand_searches = getattr(price, "web_searches_kcount", None)
+    per_thousand_file_searches = getattr(price, "storage_searches_kcount", None)
 
     thresholds = sorted({t.start for v in values.values() if not isinstance(v, Decimal) for t in v.tiers})
 
@@ -170,10 +171,18 @@ def _to_rates(price: ModelPrice) -> TieredTokenRates:
         floats.setdefault("input", 0.0)
         floats.setdefault("output", 0.0)
         per_request = float(per_thousand_requests) / 1000 if isinstance(per_thousand_requests, Decimal) else 0.0
-        per_search = float(per_thousand_searches) / 1000 if isinstance(per_thousand_searches, Decimal) else None
-        return TokenRates(per_request=per_request, per_web_search=per_search, **floats)
+        return TokenRates(
+            per_request=per_request,
+            per_web_search=_per_call(per_thousand_searches),
+            per_file_search=_per_call(per_thousand_file_searches),
+            **floats,
+        )
 
     return TieredTokenRates(at(0), tuple((start, at(start + 1)) for start in thresholds))
+
+
+def _per_call(per_thousand: Any) -> float | None:
+    return float(per_thousand) / 1000 if isinstance(per_thousand, Decimal) else None
 
 
 def _price_at(value: Any, input_tokens: int) -> Decimal:

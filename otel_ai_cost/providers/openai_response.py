@@ -15,7 +15,8 @@ the provider states it in USD: OpenRouter's `usage.cost` (credits of one US doll
 `cost_details.upstream_inference_cost` when the upstream provider bills the user's own key) and
 Perplexity's `usage.cost.total_cost`.
 
-A Responses API response's `web_search_call` output items are its web searches, billed per call.
+A Responses API response's `web_search_call` and `file_search_call` output items are its web and
+file searches, billed per call.
 A background response (`background: true`) is billable when it is finished, and once (see
 `openai`); while `queued` or `in_progress` it is not.
 """
@@ -56,6 +57,7 @@ class ResponseState:
         "size",
         "quality",
         "web_searches",
+        "file_searches",
         "state",
         "background",
     )
@@ -71,6 +73,7 @@ class ResponseState:
         self.size: str | None = None
         self.quality: str | None = None
         self.web_searches = 0
+        self.file_searches = 0
         self.state: str | None = None
         """A Responses API response's `status`: queued, in_progress, completed, ..."""
         self.background = False
@@ -125,12 +128,12 @@ class ResponseState:
             self.finish = {0: _STATUS_REASONS.get(status, status[:64])}
 
     def tool_calls(self, response: dict[str, Any]) -> None:
-        """The web searches among a Responses API response's output items."""
+        """The web and file searches among a Responses API response's output items."""
         output = response.get("output")
         if isinstance(output, list):
-            self.web_searches = sum(
-                1 for item in output if isinstance(item, dict) and item.get("type") == "web_search_call"
-            )
+            kinds = [item.get("type") for item in output if isinstance(item, dict)]
+            self.web_searches = kinds.count("web_search_call")
+            self.file_searches = kinds.count("file_search_call")
 
     def image_facts(self, data: dict[str, Any]) -> None:
         """gpt-image-1 responses say the size and quality they produced."""
@@ -151,6 +154,7 @@ class ResponseState:
             deployment=facts.deployment,
             service_tier=self.tier or facts.service_tier,
             web_search_requests=self.web_searches,
+            file_search_requests=self.file_searches,
         )
         found = False
         for counts in self.usages:

@@ -53,6 +53,7 @@ _TAIL_EVENTS = 1
 _DECODER = json.JSONDecoder()
 _BACKGROUND = re.compile(rb'"background"\s*:\s*true')
 _WEB_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"web_search_call"')
+_FILE_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"file_search_call"')
 _STRING_FIELD = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
     for key in ("id", "model", "size", "quality", "status", "reason", "service_tier")
@@ -278,6 +279,7 @@ class OpenAIStreamParser(SSEStreamParser):
             result.status({"status": status, "incomplete_details": reason, **background})
         # the output items in the head and tail kept: web searches come first, before the message
         result.web_searches = max(result.web_searches, len(_WEB_SEARCH_CALLS.findall(raw)))
+        result.file_searches = max(result.file_searches, len(_FILE_SEARCH_CALLS.findall(raw)))
 
     def _set_usage(self, usage: dict[str, Any]) -> None:
         """A usage that says all of it: those before are dropped."""

@@ -392,6 +392,8 @@ def _set_response_attributes(attributes: dict[str, Any], usage: Usage, parsed: P
             attributes[names.REASONING_TOKENS] = usage.reasoning_tokens
         if usage.web_search_requests:
             attributes[names.WEB_SEARCH_COUNT] = usage.web_search_requests
+        if usage.file_search_requests:
+            attributes[names.FILE_SEARCH_COUNT] = usage.file_search_requests
     if usage.image_count:
         attributes[names.IMAGE_COUNT] = usage.image_count
         if usage.image_size:

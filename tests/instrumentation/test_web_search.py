@@ -1,9 +1,9 @@
-"""Web searches are billed per search, on top of the tokens: the real anthropic and openai SDKs
-through MockTransport, with responses shaped as the providers' API references show them.
+"""Web and file searches are billed per call, on top of the tokens: the real anthropic and openai
+SDKs through MockTransport, with responses shaped as the providers' API references show them.
 
 Prices (genai-prices, from the providers' pricing pages): web search $10 per 1,000 searches at
-both providers; claude-sonnet-4-5 input 3, output 15 and gpt-4.1 input 2, output 8 USD per 1M
-tokens.
+both providers; OpenAI file search $2.50 per 1,000 calls; claude-sonnet-4-5 input 3, output 15
+and gpt-4.1 input 2, output 8 USD per 1M tokens.
 """
 
 from __future__ import annotations
@@ -257,3 +257,21 @@ def test_a_chat_without_searches_has_no_search_count(telemetry: Telemetry) -> No
     attrs = dict(telemetry.one_span().attributes or {})
     assert "ai.web_search.count" not in attrs
     assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.0048)
+
+
+def test_openai_responses_file_search_calls_are_billed_per_call(telemetry: Telemetry) -> None:
+    file_search = {
+        "type": "file_search_call",
+        "id": "fs_68a3c1f9",
+        "status": "completed",
+        "queries": ["termination clause"],
+        "results": None,
+    }
+    answer = {**OPENAI_RESPONSE, "output": [file_search, file_search, OPENAI_RESPONSE["output"][3]]}  # type: ignore[index]
+    client = openai.OpenAI(api_key="sk-test", max_retries=0, http_client=serving(answer, openai_stream))
+    tools: Any = [{"type": "file_search", "vector_store_ids": ["vs_1234567890"]}]
+    client.responses.create(model="gpt-4.1", input="termination clause", tools=tools)
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.file_search.count"] == 2 and "ai.web_search.count" not in attrs
+    # 1200 x 2 + 300 x 8 = 4800 per 1M = $0.0048; 2 calls x $2.50 / 1000 = $0.005
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.0048 + 0.005)
