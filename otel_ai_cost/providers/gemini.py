@@ -32,11 +32,16 @@ image is not billed), else taken from the request.
 Vertex AI says how it served a request in `usageMetadata.trafficType`: `ON_DEMAND_FLEX` and
 `ON_DEMAND_PRIORITY` are the flex and priority tiers, `PROVISIONED_THROUGHPUT` capacity bought up
 front (Vertex spills over to on demand request by request, so only the response tells).
+
+Grounding with Google Search (`groundingMetadata.webSearchQueries` of a candidate) is billed per
+grounded prompt by Gemini 1.x and 2.x models (one per request that searched) and per search query
+by later ones: `Usage.web_search_requests` counts what the model's generation bills.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -65,6 +70,8 @@ _COUNTS = (
     "thoughtsTokenCount",
     "toolUsePromptTokenCount",
 )
+_BILLED_PER_PROMPT = re.compile(r"(?:.*/)?gemini-[12][.-]")
+"""Models whose grounding with Google Search is billed per grounded prompt, not per query."""
 _TRAFFIC_TIERS = {"ON_DEMAND_FLEX": ServiceTier.FLEX, "ON_DEMAND_PRIORITY": ServiceTier.PRIORITY}
 _PROVISIONED = "PROVISIONED_THROUGHPUT"
 _DETAILS = ("promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails")
@@ -207,7 +214,18 @@ def _array_items(body: bytes) -> list[dict[str, Any]]:
 class _Response:
     """The latest value of each field the response (or its chunks) reported."""
 
-    __slots__ = ("facts", "model", "response_id", "finish", "counts", "found", "images", "embedding_tokens", "traffic")
+    __slots__ = (
+        "facts",
+        "model",
+        "response_id",
+        "finish",
+        "counts",
+        "found",
+        "images",
+        "embedding_tokens",
+        "traffic",
+        "search_queries",
+    )
 
     def __init__(self, facts: RequestFacts) -> None:
         self.facts = facts
@@ -220,6 +238,8 @@ class _Response:
         self.embedding_tokens: int | None = None
         self.traffic: str | None = None
         """Vertex AI's `trafficType`."""
+        self.search_queries = 0
+        """Google Search queries a candidate was grounded with (the most of any candidate)."""
 
     def update(self, data: dict[str, Any]) -> None:
         model = text(data.get("modelVersion"))
@@ -245,11 +265,19 @@ class _Response:
         for position, candidate in enumerate(candidates[:_MAX_CANDIDATES]):
             if not isinstance(candidate, dict):
                 continue
+            grounding = candidate.get("groundingMetadata")
+            if grounding is not None:
+                self._grounding(grounding)
             reason = text(candidate.get("finishReason"))
             if reason is None:
                 continue
             index = candidate.get("index")
             self.finish[index if type(index) is int and 0 <= index < _MAX_CANDIDATES else position] = reason
+
+    def _grounding(self, grounding: object) -> None:
+        queries = grounding.get("webSearchQueries") if isinstance(grounding, dict) else None
+        if isinstance(queries, list):
+            self.search_queries = max(self.search_queries, min(len(queries), _MAX_ITEMS))
 
     def _usage(self, usage: dict[str, Any]) -> None:
         traffic = text(usage.get("trafficType"))
@@ -317,6 +345,9 @@ class _Response:
             if self.traffic is not None:
                 usage.service_tier = _TRAFFIC_TIERS.get(self.traffic, usage.service_tier)
                 usage.provisioned = self.traffic == _PROVISIONED
+            if self.search_queries:
+                per_prompt = _BILLED_PER_PROMPT.match(usage.model or "") is not None
+                usage.web_search_requests = 1 if per_prompt else self.search_queries
         elif self.embedding_tokens is not None:
             usage.input_tokens = self.embedding_tokens
             found = True

@@ -5,6 +5,9 @@ Published prices (USD per 1M tokens, Gemini API / Vertex AI standard):
 - gemini-2.5-pro: input 1.25, output 10; above 200k input tokens input 2.50, output 15, cached 0.25
 - gemini-2.0-flash: input 0.10, output 0.40
 - gemini-embedding-001: input 0.15
+- gemini-3-flash-preview: input 0.50, output 3.00
+Grounding with Google Search: $35 per 1,000 grounded prompts (Gemini 2.x), $14 per 1,000 search
+queries (Gemini 3).
 Imagen (USD per image): imagen-4.0-generate-001 0.04, imagen-3.0-generate-002 0.04 on Vertex AI.
 """
 
@@ -95,6 +98,7 @@ class FakeGoogle:
     def __init__(self) -> None:
         self.paths: list[str] = []
         self.usage: dict[str, Any] = THINKING_USAGE
+        self.grounding: dict[str, Any] | None = None
 
     def __call__(self, request: Any) -> httpx2.Response:
         path = request.url.path
@@ -102,7 +106,10 @@ class FakeGoogle:
         model = path.rsplit("/", 1)[-1].split(":")[0]
         method = path.rsplit(":", 1)[-1]
         if method == "generateContent":
-            return httpx2.Response(200, json=generate_response(model, self.usage))
+            answer = generate_response(model, self.usage)
+            if self.grounding is not None:
+                answer["candidates"][0]["groundingMetadata"] = self.grounding
+            return httpx2.Response(200, json=answer)
         if method == "streamGenerateContent":
             assert request.url.params.get("alt") == "sse"
             headers = {"content-type": "text/event-stream"}
@@ -255,6 +262,33 @@ def test_vertex_generate_content_long_context_tiers(telemetry: Telemetry) -> Non
     assert telemetry.total("gen_ai.client.cost", **{"gen_ai.provider.name": "gcp.vertex_ai"}) == pytest.approx(
         LONG_COST + AT_LIMIT_COST
     )
+
+
+GROUNDING = {
+    "webSearchQueries": ["EU AI Act GPAI obligations date", "AI Act timeline"],
+    "groundingChunks": [{"web": {"uri": "https://example.eu/ai-act", "title": "example.eu"}}],
+    "searchEntryPoint": {"renderedContent": '<div class="container"></div>'},
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        # one grounded prompt at $35 / 1000 on top of the tokens: 0.00155 + 0.035
+        ("gemini-2.5-flash", THINKING_COST + 0.035),
+        # two queries at $14 / 1000; tokens 1000 x 0.50 + 500 x 3.00 = 2000 per 1M = $0.002
+        ("gemini-3-flash-preview", 0.002 + 2 * 0.014),
+    ],
+)
+def test_grounding_with_google_search_is_billed(telemetry: Telemetry, model: str, expected: float) -> None:
+    fake = FakeGoogle()
+    fake.grounding = GROUNDING
+    search = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
+    response = gemini_client(fake).models.generate_content(model=model, contents="AI Act dates", config=search)
+    assert response.candidates and response.candidates[0].grounding_metadata is not None
+    attrs = attributes(telemetry)
+    assert attrs["ai.web_search.count"] == (1 if model.startswith("gemini-2") else 2)
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(expected)
 
 
 def test_vertex_traffic_type_tells_provisioned_throughput_and_tiers(telemetry: Telemetry) -> None:

@@ -195,6 +195,7 @@ def test_sse_stream_takes_the_last_cumulative_usage() -> None:
             input_tokens=2270,  # 1850 prompt + 420 tool use (Google Search results)
             output_tokens=574,  # 264 candidates + 310 thoughts
             reasoning_tokens=310,
+            web_search_requests=1,  # grounded with Google Search: Gemini 2.x bills one per prompt
         ),
         response_id="yKbMaKeXA7_Oz7IPs_Sm8Qk",
         finish_reasons=("STOP",),
