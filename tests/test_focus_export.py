@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -30,7 +31,7 @@ from focus_testkit import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from otel_ai_cost.exporters.focus import COLUMN_NAMES, FocusSpanExporter
+from otel_ai_cost.exporters.focus import COLUMN_NAMES, FocusSpanExporter, write_rows
 
 MANDATORY_FOCUS_1_2 = {
     "BilledCost",
@@ -252,6 +253,55 @@ def test_a_parquet_write_cut_short_leaves_the_file_as_it_was(
     monkeypatch.setattr(pq, "write_table", real_write)
     assert second.force_flush()
     assert sum(row["x_Requests"] for row in pq.read_table(path).to_pylist()) == 6
+
+
+def parquet_rows(workload: Workload, tmp_path: Path) -> list[dict[str, Any]]:
+    """The FOCUS rows of the workload, as a Parquet file holds them."""
+    exporter = FocusSpanExporter(tmp_path / "seed.parquet", clock=lambda: LATER)
+    exporter.export(spread(workload.run()))
+    exporter.shutdown()
+    rows: list[dict[str, Any]] = pq.read_table(tmp_path / "seed.parquet").to_pylist()
+    return rows
+
+
+def test_a_parquet_file_behind_a_symlink_is_written_through_it(workload: Workload, tmp_path: Path) -> None:
+    real = tmp_path / "real.parquet"
+    link = tmp_path / "focus.parquet"
+    link.symlink_to(real)
+    exporter = FocusSpanExporter(link, clock=lambda: LATER)
+    exporter.export(spread(workload.run()))
+    exporter.shutdown()
+    assert link.is_symlink()
+    assert sum(row["x_Requests"] for row in pq.read_table(real).to_pylist()) == 6
+
+
+def test_parquet_to_a_pipe_is_written_in_place(workload: Workload, tmp_path: Path) -> None:
+    fifo = tmp_path / "focus.parquet"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    rows = parquet_rows(workload, tmp_path)
+    write_rows(rows, fifo, "parquet", append=False)
+    reader.join(10)
+    assert fifo.exists() and not fifo.is_file()  # still the pipe: pyarrow deletes a path it fails to write
+    assert pq.read_table(pa.BufferReader(received[0])).to_pylist() == rows
+
+
+def test_threads_appending_to_one_parquet_file_lose_no_rows(workload: Workload, tmp_path: Path) -> None:
+    path = tmp_path / "focus.parquet"
+    rows = parquet_rows(workload, tmp_path)
+
+    def append_ten() -> None:
+        for _ in range(10):
+            write_rows(rows, path, "parquet", append=True)
+
+    threads = [threading.Thread(target=append_ten) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert pq.read_table(path).num_rows == 40 * len(rows)
 
 
 def test_in_the_sdk_pipeline_rows_are_written_on_flush_and_when_the_hour_is_over(

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -403,26 +404,49 @@ def parquet_table(rows: Sequence[Row]) -> Any:
 def write_rows(rows: Sequence[Row], path: Path, output_format: str, *, append: bool) -> None:
     """Write rows to one file; CSV and JSON Lines are appended to when `append` (header only in a new
     file). A Parquet file cannot be appended to: with `append` it is rewritten with the rows it held
-    first (read back as columns, not kept in memory between writes), into a temporary file renamed
-    over it, so that a write cut short leaves the file as it was."""
+    first (read back as columns, not kept in memory between writes)."""
     if output_format == "parquet":
-        import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
-
-        table = parquet_table(rows)
-        if append and path.exists():
-            table = pa.concat_tables([pq.read_table(path).cast(table.schema), table])
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            pq.write_table(table, temporary)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        _write_parquet(rows, path, append=append)
         return
     new_file = not append or not path.exists() or path.stat().st_size == 0
     text = render_csv(rows, header=new_file) if output_format == "csv" else render_jsonl(rows)
     with path.open("w" if not append else "a", encoding="utf-8", newline="") as out:
         out.write(text)
+
+
+_parquet_locks: dict[Path, threading.Lock] = {}
+_parquet_locks_lock = threading.Lock()
+
+
+def _write_parquet(rows: Sequence[Row], path: Path, *, append: bool) -> None:
+    """A regular file (through any symlink to it) is replaced by a temporary file renamed over it, so
+    that a write cut short leaves it as it was; one write at a time per file in this process. Anything
+    else (a pipe, /dev/stdout) is written in place."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    table = parquet_table(rows)
+    if path.exists() and not path.is_file():  # is_file and exists follow symlinks
+        # Built in memory, then written in one go: a pipe cannot seek, and pyarrow deletes the path
+        # it was given when its write fails.
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        with path.open("wb") as out:
+            out.write(buffer.getvalue())
+        return
+    target = path.resolve()
+    with _parquet_locks_lock:
+        lock = _parquet_locks.setdefault(target, threading.Lock())
+    with lock:
+        if append and target.exists():
+            table = pa.concat_tables([pq.read_table(target).cast(table.schema), table])
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(handle)
+        try:
+            pq.write_table(table, temporary)
+            os.replace(temporary, target)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
 
 
 def parquet_available() -> bool:
