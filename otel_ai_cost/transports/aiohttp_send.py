@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable, Mapping
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 import wrapt
@@ -169,8 +169,8 @@ class AiohttpHooks:
                 reader: Any = getattr(instance, "content", None)
                 watch = _watch_of(reader)
                 if watch is not None and watch.response() is instance:
-                    failure = sys.exc_info()[1]
-                    if isinstance(failure, _READ_FAILURES) and not reader.is_eof():
+                    failure = _failed_read(reader)
+                    if failure is not None:
                         watch.failed(failure)
                     else:
                         watch.end()
@@ -210,6 +210,23 @@ class AiohttpHooks:
         except Exception as exc:
             self.recorder.internal_error("aiohttp response", exc)
             call.finish(no_usage(call.facts))
+
+
+def _failed_read(reader: Any) -> BaseException | None:
+    """The error of aiohttp's own whole-body read (`ClientResponse.read`, under `text()` and `json()`)
+    when that read is what closes the response, else None: an error the caller is handling in its
+    own code (inside `async with response:`) is not the request's."""
+    failure = sys.exc_info()[1]
+    if not isinstance(failure, _READ_FAILURES) or reader.is_eof():
+        return None
+    frame: FrameType | None = sys._getframe(2)  # this <- the release/close hook <- whoever closes
+    for _ in range(3):  # wrapt adds no frame, its pure-Python fallback one
+        if frame is None:
+            return None
+        if frame.f_code.co_name == "read" and frame.f_globals.get("__name__") == "aiohttp.client_reqrep":
+            return failure
+        frame = frame.f_back
+    return None
 
 
 def _error(exc: BaseException) -> tuple[str, str]:

@@ -413,6 +413,19 @@ def test_a_whole_body_read_that_times_out_fails_the_span(base: str, telemetry: T
     assert telemetry.total("ai.cost.unpriced") == 0
 
 
+def test_an_error_the_caller_handles_in_the_response_block_is_not_the_requests(base: str, telemetry: Telemetry) -> None:
+    async def call(session: aiohttp.ClientSession) -> None:
+        async with session.post(f"{base}/hold/v1/chat/completions", json=STREAM_CHAT) as response:
+            await response.content.readline()
+            raise aiohttp.ClientConnectionError("another request of the caller's failed")
+
+    with pytest.raises(aiohttp.ClientConnectionError):
+        run(call)
+    attributes = attributes_of(telemetry)
+    assert "error.type" not in attributes  # the stream was left unread, as when the caller stops early
+    assert attributes["ai.cost.unpriced_reason"] == "no_usage"
+
+
 @pytest.mark.parametrize("end", ["release", "close"])
 def test_a_stream_released_or_closed_unread_ends_its_span(base: str, telemetry: Telemetry, end: str) -> None:
     async def call(session: aiohttp.ClientSession) -> None:
