@@ -115,12 +115,20 @@ class _TeeFile(wrapt.ObjectProxy[Any]):
     def readline(self, *args: Any, **kwargs: Any) -> bytes:
         return self._self_tee(self.__wrapped__.readline, args, kwargs, unsized_is_whole=False)
 
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        lines: list[bytes] = []
-        while line := self.readline():
-            lines.append(line)
-            if 0 < hint <= sum(map(len, lines)):
-                break
+    def readlines(self, *args: Any, **kwargs: Any) -> list[bytes]:
+        """The raw's own `readlines` (its hint semantics, urllib3's decoded lines), teed."""
+        sink = self._self_sink
+        self._self_mode(True)  # urllib3 reads lines from its decoded stream
+        try:
+            lines: list[bytes] = self.__wrapped__.readlines(*args, **kwargs)
+        except BaseException as exc:
+            sink.failed(exc)
+            raise
+        if lines:
+            sink.feed(b"".join(lines))
+        hint = args[0] if args else kwargs.get("hint")
+        if not lines or hint is None or (isinstance(hint, int) and hint <= 0):
+            sink.done()  # read to the end
         return lines
 
     def __iter__(self) -> Iterator[bytes]:

@@ -286,6 +286,15 @@ def test_a_raw_that_is_a_plain_file_object_reads_as_without_us(base: str, teleme
     assert telemetry.points("ai.cost.internal_errors") == []
 
 
+@pytest.mark.parametrize("hint", [None, -1, 1, 2, 3, 10**9])
+def test_readlines_of_a_file_like_raw_keeps_io_semantics(base: str, telemetry: Telemetry, hint: int | None) -> None:
+    session = requests.Session()
+    session.mount(base, FileLikeAdapter())
+    response = session.post(f"{base}/openai/v1/chat/completions", json=CHAT, stream=True)
+    expected = io.BytesIO(json.dumps(GROQ_RESPONSE, indent=1).encode()).readlines(hint)  # "{\n" is 2 bytes
+    assert response.raw.readlines(hint) == expected
+
+
 def test_a_stream_closed_early_ends_its_span_once_with_what_was_read(base: str, telemetry: Telemetry) -> None:
     with requests.post(f"{base}/openai/v1/chat/completions", json={**CHAT, "stream": True}, stream=True) as response:
         next(response.iter_lines())
