@@ -70,7 +70,7 @@ _COUNTS = (
     "thoughtsTokenCount",
     "toolUsePromptTokenCount",
 )
-_BILLED_PER_PROMPT = re.compile(r"(?:.*/)?gemini-[12][.-]")
+_BILLED_PER_PROMPT = re.compile(r"(?:.*/)?gemini-(?:live-)?[12][.-]")
 """Models whose grounding with Google Search is billed per grounded prompt, not per query."""
 _TRAFFIC_TIERS = {"ON_DEMAND_FLEX": ServiceTier.FLEX, "ON_DEMAND_PRIORITY": ServiceTier.PRIORITY}
 _PROVISIONED = "PROVISIONED_THROUGHPUT"

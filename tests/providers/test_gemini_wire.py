@@ -170,6 +170,28 @@ def test_cached_audio_is_not_billed_as_uncached_audio() -> None:
     assert usage.cache_read_audio_tokens == 3500
 
 
+@pytest.mark.parametrize(
+    ("model", "billed"),
+    [
+        ("gemini-2.5-flash", 1),  # per grounded prompt
+        ("gemini-2.0-flash-001", 1),
+        ("gemini-1.5-pro-002", 1),
+        ("gemini-live-2.5-flash-preview", 1),
+        ("gemini-3-pro-preview", 3),  # per search query
+        ("gemini-3.1-flash-lite", 3),
+    ],
+)
+def test_grounding_is_counted_as_the_model_generation_bills_it(model: str, billed: int) -> None:
+    facts = generate_facts(GEMINI, f"/v1beta/models/{model}:generateContent")
+    grounded = {"webSearchQueries": ["a", "b", "c"], "groundingChunks": []}
+    body = {
+        "candidates": [{"content": {"parts": [{"text": "ok"}]}, "finishReason": "STOP", "groundingMetadata": grounded}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5},
+        "modelVersion": model,
+    }
+    assert GEMINI.parse_response(facts, json.dumps(body).encode()).usage.web_search_requests == billed
+
+
 def test_image_output_tokens() -> None:
     facts = generate_facts(GEMINI, "/v1beta/models/gemini-2.5-flash-image:generateContent")
 
