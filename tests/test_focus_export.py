@@ -275,6 +275,15 @@ def test_a_parquet_file_behind_a_symlink_is_written_through_it(workload: Workloa
     assert sum(row["x_Requests"] for row in pq.read_table(real).to_pylist()) == 6
 
 
+def test_a_rewritten_parquet_file_keeps_its_mode(workload: Workload, tmp_path: Path) -> None:
+    path = tmp_path / "focus.parquet"
+    rows = parquet_rows(workload, tmp_path)
+    write_rows(rows, path, "parquet", append=True)
+    path.chmod(0o640)  # e.g. readable by the FinOps group
+    write_rows(rows, path, "parquet", append=True)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 def test_parquet_to_a_pipe_is_written_in_place(workload: Workload, tmp_path: Path) -> None:
     fifo = tmp_path / "focus.parquet"
     os.mkfifo(fifo)

@@ -20,9 +20,10 @@ import io
 import json
 import logging
 import os
-import tempfile
+import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -440,13 +441,15 @@ def _write_parquet(rows: Sequence[Row], path: Path, *, append: bool) -> None:
     with lock:
         if append and target.exists():
             table = pa.concat_tables([pq.read_table(target).cast(table.schema), table])
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(handle)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # the umask's mode, as a new file
         try:
+            if target.exists():
+                shutil.copymode(target, temporary)  # whoever reads the file still may
             pq.write_table(table, temporary)
             os.replace(temporary, target)
         finally:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
 
 
 def parquet_available() -> bool:
