@@ -9,6 +9,7 @@ Published prices (USD per 1M tokens):
 - gpt-4o-mini: input 0.15, output 0.60
 - gemini-2.5-flash: input 0.30, output (thinking included) 2.50
 - gemini-2.0-flash: input 0.10, output 0.40
+The Gemini usages and their costs, worked out by hand, are test_google_genai_sdk's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from aiohttp import web
 from google import genai
 from google.genai import types
 from opentelemetry.trace import StatusCode
+from test_google_genai_sdk import STREAM_COST as GEMINI_STREAM_COST
+from test_google_genai_sdk import STREAM_USAGE as GEMINI_STREAM_USAGE
+from test_google_genai_sdk import THINKING_COST as GEMINI_THINKING_COST
+from test_google_genai_sdk import THINKING_USAGE as GEMINI_THINKING_USAGE
+from test_google_genai_sdk import generate_response as gemini_response
 
 from otel_ai_cost import AICostInstrumentor, BudgetExceeded, budget, tags
 from otel_ai_cost.transports.common import end_collected
@@ -75,27 +81,6 @@ STREAM_EVENTS = [
     b"data: [DONE]\n\n",
 ]
 STREAM = b"".join(STREAM_EVENTS)
-
-GEMINI_THINKING_USAGE = {
-    "promptTokenCount": 1000,
-    "candidatesTokenCount": 200,
-    "thoughtsTokenCount": 300,
-    "totalTokenCount": 1500,
-}
-# 1000 in x $0.30/1M + (200 + 300 thinking) out x $2.50/1M = 300 + 1250 = 1550 per 1M
-GEMINI_THINKING_COST = 0.00155
-GEMINI_STREAM_USAGE = {"promptTokenCount": 50, "candidatesTokenCount": 120, "totalTokenCount": 170}
-# 50 in x $0.10/1M + 120 out x $0.40/1M = 5 + 48 = 53 per 1M
-GEMINI_STREAM_COST = 0.000053
-
-
-def gemini_response(model: str, usage: dict[str, Any], text: str = "Done.") -> dict[str, Any]:
-    return {
-        "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
-        "usageMetadata": usage,
-        "modelVersion": model,
-        "responseId": "mJ8zaM2bE5OMz7IPkquW8QM",
-    }
 
 
 class FakeApis:
