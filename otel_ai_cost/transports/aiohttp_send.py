@@ -44,6 +44,7 @@ from otel_ai_cost.transports.common import (
     begin_call,
     end_when_dropped,
     exception_error,
+    live_hooks,
     no_usage,
     send_in_call_async,
     wrapper_owners,
@@ -309,7 +310,7 @@ _PATCHES = (
 
 def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None) -> None:
     """Wrap aiohttp's methods (module is `aiohttp`), once."""
-    if _our_hooks(module.ClientSession.__dict__.get("_request")) is not None:
+    if live_hooks(module.ClientSession.__dict__.get("_request"), AiohttpHooks) is not None:
         return
     hooks = AiohttpHooks(recorder, endpoints)
     for class_name, method, hook in _PATCHES:
@@ -318,7 +319,7 @@ def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str]
 
 def uninstall(module: ModuleType) -> None:
     """Restore the original methods; one another instrumentation wrapped since stays, ours switched off."""
-    hooks = _our_hooks(module.ClientSession.__dict__.get("_request"))
+    hooks = live_hooks(module.ClientSession.__dict__.get("_request"), AiohttpHooks)
     if hooks is None:
         return
     hooks.enabled = False
@@ -327,11 +328,3 @@ def uninstall(module: ModuleType) -> None:
         function = owner.__dict__.get(method)
         if next(wrapper_owners(function), None) is hooks:
             setattr(owner, method, function.__wrapped__)
-
-
-def _our_hooks(method: Any) -> AiohttpHooks | None:
-    """The live hooks of ours among the wrappers around `method` (wrapt's, or functools.wraps')."""
-    for hooks in wrapper_owners(method):
-        if isinstance(hooks, AiohttpHooks) and hooks.enabled:
-            return hooks
-    return None

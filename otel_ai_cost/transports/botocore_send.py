@@ -29,6 +29,7 @@ from otel_ai_cost.transports.common import (
     CappedBody,
     end_collected,
     end_when_dropped,
+    live_hooks,
     no_usage,
     send_in_call,
     steps_aside,
@@ -40,7 +41,7 @@ SERVICE = "bedrock-runtime"
 
 def install(module: ModuleType, recorder: Recorder) -> None:
     """Wrap `module.BaseClient._make_api_call` (module is `botocore.client`), once."""
-    if _our_hooks(module.BaseClient.__dict__.get("_make_api_call")) is not None:
+    if live_hooks(module.BaseClient.__dict__.get("_make_api_call"), BotocoreHooks) is not None:
         return
     wrapt.wrap_function_wrapper(module, "BaseClient._make_api_call", BotocoreHooks(recorder).make_api_call)
 
@@ -48,23 +49,13 @@ def install(module: ModuleType, recorder: Recorder) -> None:
 def uninstall(module: ModuleType) -> None:
     """Restore the original method; if another instrumentation wrapped ours since, switch ours off instead."""
     method = module.BaseClient.__dict__.get("_make_api_call")
-    hooks = _our_hooks(method)
+    hooks = live_hooks(method, BotocoreHooks)
     if hooks is None:
         return
-    if _our_hooks(method, outermost_only=True) is hooks:
+    if next(wrapper_owners(method), None) is hooks:
         module.BaseClient._make_api_call = method.__wrapped__
     else:
         hooks.enabled = False
-
-
-def _our_hooks(method: Any, *, outermost_only: bool = False) -> BotocoreHooks | None:
-    """The live hooks of ours among the wrappers around `method` (wrapt's, or functools.wraps')."""
-    for hooks in wrapper_owners(method):
-        if isinstance(hooks, BotocoreHooks) and hooks.enabled:
-            return hooks
-        if outermost_only:
-            return None
-    return None
 
 
 class BotocoreHooks:

@@ -52,6 +52,7 @@ _ended_later: deque[Callable[[], None]] = deque()
 """The ends of calls whose streams the garbage collector freed unread: run by `end_collected`."""
 
 RequestT = TypeVar("RequestT")
+HooksT = TypeVar("HooksT")
 
 
 class Outgoing(NamedTuple):
@@ -233,6 +234,14 @@ def wrapper_owners(function: object) -> Iterator[object]:
             return
         yield getattr(getattr(function, "_self_wrapper", None), "__self__", None)
         function = getattr(function, "__wrapped__", None)
+
+
+def live_hooks(method: object, hooks_type: type[HooksT]) -> HooksT | None:
+    """The live (`enabled`) hooks of `hooks_type` among the wrappers around `method`: a transport's own."""
+    for owner in wrapper_owners(method):
+        if isinstance(owner, hooks_type) and getattr(owner, "enabled", False):
+            return owner
+    return None
 
 
 def no_usage(facts: RequestFacts) -> ParsedResponse:
