@@ -16,13 +16,16 @@ the provider states it in USD: OpenRouter's `usage.cost` (credits of one US doll
 Perplexity's `usage.cost.total_cost`.
 
 A Responses API response's `web_search_call` and `file_search_call` output items are its web and
-file searches, billed per call.
+file searches, billed per call. A Chat Completions search model (`gpt-4o-search-preview`,
+`gpt-5-search-api`, ...) searches the web before every answer, and its usage does not say so: each
+of its responses counts one web search.
 A background response (`background: true`) is billable when it is finished, and once (see
 `openai`); while `queued` or `in_progress` it is not.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from otel_ai_cost.providers._json import amount, obj, text, tokens
@@ -41,6 +44,8 @@ _MAX_REPORTED_USD = 10_000.0
 _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _STATUS_REASONS = {"completed": "stop", "failed": "error"}
 _UNFINISHED = frozenset({"queued", "in_progress"})
+_SEARCH_MODEL = re.compile(r"-search-(?:preview|api)(?:-|$)")
+"""Chat Completions models that run a web search for every request."""
 
 
 class ResponseState:
@@ -166,6 +171,8 @@ class ResponseState:
                 self.quality if facts.image_quality in (None, "auto") and self.quality else facts.image_quality
             )
             found = found or self.images > 0
+        elif found and not usage.web_search_requests and _SEARCH_MODEL.search(usage.model or "") is not None:
+            usage.web_search_requests = 1
         finish = tuple(self.finish[key] for key in sorted(self.finish))
         parsed = ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
         if self.background and self.state not in _UNFINISHED:

@@ -275,3 +275,113 @@ def test_openai_responses_file_search_calls_are_billed_per_call(telemetry: Telem
     assert attrs["ai.file_search.count"] == 2 and "ai.web_search.count" not in attrs
     # 1200 x 2 + 300 x 8 = 4800 per 1M = $0.0048; 2 calls x $2.50 / 1000 = $0.005
     assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.0048 + 0.005)
+
+
+SEARCH_MODEL_ANSWER = "The obligations for general-purpose models apply from 2 August 2025."
+SEARCH_MODEL_COMPLETION = {
+    "id": "chatcmpl-BKq3mXfVPt9aQ2Lr5Sg1YwZcDe7o",
+    "object": "chat.completion",
+    "created": 1744316800,
+    "model": "gpt-4o-mini-search-preview-2025-03-11",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": SEARCH_MODEL_ANSWER,
+                "refusal": None,
+                "annotations": [
+                    {
+                        "type": "url_citation",
+                        "url_citation": {
+                            "start_index": 0,
+                            "end_index": 68,
+                            "title": "AI Act timeline",
+                            "url": "https://example.eu/ai-act?utm_source=openai",
+                        },
+                    }
+                ],
+            },
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "total_tokens": 1500,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    },
+    "system_fingerprint": "",
+}
+# gpt-4o-mini-search-preview is priced as gpt-4o-mini in genai-prices: input 0.15, output 0.6 USD per
+# 1M, web search $10 per 1,000. 1200 x 0.15 + 300 x 0.6 = 180 + 180 = 360 per 1M = $0.00036;
+# one search per request: $0.01.
+SEARCH_MODEL_COST = 0.00036 + 0.01
+
+
+def search_model_stream() -> bytes:
+    base = {key: SEARCH_MODEL_COMPLETION[key] for key in ("id", "created", "model", "system_fingerprint")}
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"content": SEARCH_MODEL_ANSWER}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": SEARCH_MODEL_COMPLETION["usage"]},
+    ]
+    events = [{**base, "object": "chat.completion.chunk", "usage": None, **chunk} for chunk in chunks]
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events) + b"data: [DONE]\n\n"
+
+
+def search_model_client(completion: dict[str, Any]) -> openai.OpenAI:
+    return openai.OpenAI(api_key="sk-test", max_retries=0, http_client=serving(completion, search_model_stream))
+
+
+def test_a_chat_completions_search_model_bills_a_search_per_request(telemetry: Telemetry) -> None:
+    completion = search_model_client(SEARCH_MODEL_COMPLETION).chat.completions.create(
+        model="gpt-4o-mini-search-preview",
+        web_search_options={},
+        messages=[{"role": "user", "content": SEARCH_QUERY}],
+    )
+    assert completion.choices[0].message.content == SEARCH_MODEL_ANSWER
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.web_search.count"] == 1
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(SEARCH_MODEL_COST)
+    assert attrs["ai.cost.estimated"] is False
+
+
+def test_a_search_model_stream_bills_its_search_too(telemetry: Telemetry) -> None:
+    stream = search_model_client(SEARCH_MODEL_COMPLETION).chat.completions.create(
+        model="gpt-4o-mini-search-preview",
+        web_search_options={},
+        messages=[{"role": "user", "content": SEARCH_QUERY}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == SEARCH_MODEL_ANSWER
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.web_search.count"] == 1
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(SEARCH_MODEL_COST)
+
+
+def test_a_search_model_without_a_search_price_is_an_estimate(telemetry: Telemetry) -> None:
+    completion = {**SEARCH_MODEL_COMPLETION, "model": "gpt-4o-search-preview-2025-03-11"}
+    search_model_client(completion).chat.completions.create(
+        model="gpt-4o-search-preview", messages=[{"role": "user", "content": SEARCH_QUERY}]
+    )
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["ai.web_search.count"] == 1
+    # genai-prices has no per-search price for gpt-4o-search-preview: its tokens alone, input 2.5 and
+    # output 10 USD per 1M: 1200 x 2.5 + 300 x 10 = 3000 + 3000 = 6000 per 1M = $0.006
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.006)
+    assert attrs["ai.cost.estimated"] is True
+
+
+def test_other_chat_completions_models_bill_no_search(telemetry: Telemetry) -> None:
+    completion = {**SEARCH_MODEL_COMPLETION, "model": "gpt-4o-mini-2024-07-18"}
+    search_model_client(completion).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": SEARCH_QUERY}]
+    )
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert "ai.web_search.count" not in attrs
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.00036)  # the tokens alone, as above
