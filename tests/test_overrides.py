@@ -63,6 +63,29 @@ def test_override_wins_over_catalog_and_discount_applies(engine: PriceEngine) ->
     assert cost.breakdown is not None and cost.breakdown.total() == pytest.approx(cost.total_usd)
 
 
+def test_an_own_price_can_price_web_and_file_searches(tmp_path: Path) -> None:
+    """OpenAI's pricing page lists the Chat Completions search previews' searches at $25 per 1,000;
+    the catalog prices gpt-4o-mini-search-preview's at gpt-4o-mini's $10: the user can say what they pay."""
+    text = (
+        "models:\n  - provider: openai\n    model: gpt-4o-mini-search-preview\n"
+        "    tokens: {input: 0.15, output: 0.60, per_web_search: 0.025, per_file_search: 0.0025}\n"
+    )
+    engine = PriceEngine(write(tmp_path / "prices.yaml", text), reload_interval=0)
+    usage = Usage(
+        provider="openai",
+        request_model="gpt-4o-mini-search-preview",
+        input_tokens=1200,
+        output_tokens=300,
+        web_search_requests=1,
+        file_search_requests=2,
+    )
+    cost = engine.price(usage)
+    # 1200 x 0.15 + 300 x 0.60 = 180 + 180 = 360 per 1M = $0.00036; 1 x $0.025 + 2 x $0.0025 = $0.03
+    assert cost.price_source == "overrides" and not cost.estimated
+    assert cost.breakdown is not None and cost.breakdown.tool_calls_usd == pytest.approx(0.03)
+    assert cost.total_usd == pytest.approx(0.00036 + 0.03)
+
+
 def test_provider_wide_discount(engine: PriceEngine) -> None:
     cost = engine.price(Usage(provider="openai", request_model="gpt-5", input_tokens=1000, output_tokens=1000))
     # 1000 x 1.25 + 1000 x 10 = 11250 list, 10% off = 10125

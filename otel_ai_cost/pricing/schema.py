@@ -61,7 +61,7 @@ class ImagePriceEntry(_Strict):
 
 
 class TokenPriceEntry(_Strict):
-    """USD per 1M tokens."""
+    """USD per 1M tokens; `per_request`, `per_web_search` and `per_file_search` in USD per call."""
 
     input: float = Field(ge=0)
     output: float = Field(default=0.0, ge=0)
@@ -69,6 +69,8 @@ class TokenPriceEntry(_Strict):
     cache_write: float | None = Field(default=None, ge=0)
     cache_write_1h: float | None = Field(default=None, ge=0)
     per_request: float = Field(default=0.0, ge=0)
+    per_web_search: float | None = Field(default=None, ge=0)
+    per_file_search: float | None = Field(default=None, ge=0)
 
     def rates(self) -> TieredTokenRates:
         return TieredTokenRates(
@@ -79,6 +81,8 @@ class TokenPriceEntry(_Strict):
                 cache_write=self.cache_write,
                 cache_write_1h=self.cache_write_1h,
                 per_request=self.per_request,
+                per_web_search=self.per_web_search,
+                per_file_search=self.per_file_search,
             )
         )
 
