@@ -33,7 +33,12 @@ from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
 IMAGE_OPERATIONS = frozenset({Operation.IMAGE_GENERATION, Operation.IMAGE_EDIT})
-TIERS = {"flex": ServiceTier.FLEX, "priority": ServiceTier.PRIORITY, "batch": ServiceTier.BATCH}
+TIERS = {
+    "flex": ServiceTier.FLEX,
+    "priority": ServiceTier.PRIORITY,
+    "fast": ServiceTier.PRIORITY,  # OpenAI's new name for priority processing (2026-07), at its prices
+    "batch": ServiceTier.BATCH,
+}
 """Everything else ("default", "auto", "scale", unknown) is the default tier."""
 
 REPORTS_COST = frozenset({"openrouter", "perplexity"})

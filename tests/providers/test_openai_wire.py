@@ -426,7 +426,8 @@ def test_a_stream_given_as_a_whole_body_is_parsed_as_a_stream() -> None:
 
 def test_service_tier_in_the_response_wins() -> None:
     facts = facts_for(OPENAI, "/v1/chat/completions", {"model": "gpt-5", "service_tier": "flex"})
-    for said, tier in (("flex", "flex"), ("priority", "priority"), ("scale", "default"), ("auto", "default")):
+    said_and_tier = (("flex", "flex"), ("priority", "priority"), ("fast", "priority"), ("scale", "default"))
+    for said, tier in (*said_and_tier, ("auto", "default")):
         body = json.dumps({"model": "gpt-5", "service_tier": said, "usage": {"prompt_tokens": 1}}).encode()
         assert OPENAI.parse_response(facts, body).usage.service_tier == tier
     no_tier = OPENAI.parse_response(facts, b'{"usage": {"prompt_tokens": 1}}')

@@ -37,6 +37,20 @@ def test_openai_cached_and_reasoning_tokens(engine: PriceEngine) -> None:
     assert cost.priced and cost.total_usd == pytest.approx(0.0062326)
 
 
+def test_openai_fast_is_priority_processing_renamed(engine: PriceEngine) -> None:
+    """OpenAI renamed priority processing "fast" (2026-07); newer models echo `service_tier: fast`."""
+    facts = facts_for(OPENAI, "/v1/responses", {"model": "gpt-6.1-sol", "service_tier": "fast"})
+    body = (
+        b'{"id":"resp_3","object":"response","status":"completed","model":"gpt-6.1-sol","service_tier":"fast",'
+        b'"output":[],"usage":{"input_tokens":10000,"input_tokens_details":{"cached_tokens":0},'
+        b'"output_tokens":1000,"output_tokens_details":{"reasoning_tokens":200},"total_tokens":11000}}'
+    )
+    cost = engine.price(OPENAI.parse_response(facts, body).usage)
+    # gpt-6.1-sol fast/priority: input 4, output 20 (standard 2, 10): 10000 x 4 + 1000 x 20 = 60000 per 1M
+    assert cost.priced and cost.total_usd == pytest.approx(0.06)
+    assert cost.commitment == "priority" and not cost.estimated
+
+
 def test_dall_e_3_images(engine: PriceEngine) -> None:
     facts = facts_for(
         OPENAI, "/v1/images/generations", {"model": "dall-e-3", "n": 2, "size": "1792x1024", "quality": "hd"}
