@@ -138,7 +138,11 @@ def _add_request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=_count, help="diffusion steps, for models billed per step")
     tier = parser.add_mutually_exclusive_group()
     tier.add_argument("--batch", action="store_true", help="priced as a batch job")
-    tier.add_argument("--service-tier", choices=[ServiceTier.FLEX, ServiceTier.PRIORITY], help="service tier")
+    tier.add_argument(
+        "--service-tier",
+        choices=[ServiceTier.FLEX, ServiceTier.PRIORITY, ServiceTier.FAST],
+        help="service tier (fast: Anthropic's fast mode)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

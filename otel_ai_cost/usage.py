@@ -32,6 +32,8 @@ class ServiceTier:
     BATCH = "batch"
     FLEX = "flex"
     PRIORITY = "priority"
+    FAST = "fast"
+    """Anthropic's fast mode (`speed: "fast"`): the same model, faster, at a premium."""
 
 
 @dataclass(slots=True)

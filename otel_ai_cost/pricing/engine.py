@@ -42,6 +42,7 @@ _COMMITMENT_OF_TIER = {
     ServiceTier.BATCH: Commitment.BATCH,
     ServiceTier.FLEX: Commitment.FLEX,
     ServiceTier.PRIORITY: Commitment.PRIORITY,
+    ServiceTier.FAST: Commitment.PRIORITY,  # paid per request for faster processing, as OpenAI's renamed priority
 }
 
 

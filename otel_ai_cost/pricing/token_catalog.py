@@ -40,6 +40,7 @@ _TIER_CONTEXT: dict[str, dict[str, str]] = {
     ServiceTier.BATCH: {"processing": "batch"},
     ServiceTier.FLEX: {"service_tier": "flex"},
     ServiceTier.PRIORITY: {"service_tier": "priority"},
+    ServiceTier.FAST: {"speed": "fast"},
 }
 
 

@@ -5,6 +5,8 @@ them: input_tokens + cache_read_input_tokens + cache_creation_input_tokens. Cach
 split by lifetime when the response has `cache_creation` (5 minute / 1 hour), else all count as
 5 minute writes. `usage.server_tool_use.web_search_requests` counts the web searches, billed per
 search.
+Fast mode (`speed: "fast"` on the request; `usage.speed` says the speed the request ran at, which is
+the one billed) is `ServiceTier.FAST`.
 
 A stream is parsed only at `message_start` (id, model, input and cache counts) and
 `message_delta` (cumulative output tokens, stop reason, and in newer API versions updated input
@@ -53,6 +55,8 @@ class AnthropicProtocol(NamedProtocol):
             facts.request_model = text(fields.get("model"))
             facts.stream = fields.get("stream") is True
             facts.stream_usage_requested = facts.stream  # an Anthropic stream always reports usage
+            if fields.get("speed") == "fast":
+                facts.service_tier = ServiceTier.FAST
         return facts
 
     def parse_response(self, facts: RequestFacts, body: bytes) -> ParsedResponse:
@@ -104,7 +108,7 @@ class AnthropicStreamParser(SSEStreamParser):
 class _Message:
     """The latest non-null value of each field a message's events have reported."""
 
-    __slots__ = ("facts", "model", "message_id", "stop_reason", "tier", "counts", "found", "error_type")
+    __slots__ = ("facts", "model", "message_id", "stop_reason", "tier", "speed", "counts", "found", "error_type")
 
     def __init__(self, facts: RequestFacts) -> None:
         self.facts = facts
@@ -112,6 +116,7 @@ class _Message:
         self.message_id: str | None = None
         self.stop_reason: str | None = None
         self.tier: str | None = None
+        self.speed: str | None = None
         self.counts: dict[str, int] = {}
         self.found = False
         self.error_type: str | None = None
@@ -150,6 +155,9 @@ class _Message:
         tier = usage.get("service_tier")
         if isinstance(tier, str):
             self.tier = _TIERS.get(tier, ServiceTier.DEFAULT)
+        speed = usage.get("speed")
+        if isinstance(speed, str):
+            self.speed = speed
 
     def build(self) -> ParsedResponse:
         facts = self.facts
@@ -160,6 +168,8 @@ class _Message:
         if written is None:
             written = counts.get(_WRITE_5M, 0) + written_1h
         written_1h = min(written_1h, written)
+        requested = ServiceTier.DEFAULT if facts.service_tier == ServiceTier.FAST else facts.service_tier
+        fast = self.speed == "fast" if self.speed is not None else facts.service_tier == ServiceTier.FAST
         usage = Usage(
             provider=facts.provider,
             operation=facts.operation,
@@ -171,7 +181,7 @@ class _Message:
             cache_write_1h_tokens=written_1h,
             output_tokens=counts.get("output_tokens", 0),
             web_search_requests=counts.get(_WEB_SEARCHES, 0),
-            service_tier=self.tier or facts.service_tier,
+            service_tier=ServiceTier.FAST if fast else self.tier or requested,
             deployment=facts.deployment,
         )
         finish = (self.stop_reason,) if self.stop_reason is not None else ()

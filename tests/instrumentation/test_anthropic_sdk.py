@@ -187,3 +187,66 @@ def test_retries_are_one_span_per_attempt(telemetry: Telemetry) -> None:
     assert len(spans) == 2
     assert [dict(s.attributes or {}).get("error.type") for s in spans] == ["500", None]
     assert telemetry.total("gen_ai.client.cost") == pytest.approx(MESSAGE_COST)
+
+
+FAST_MESSAGE = {
+    **MESSAGE,
+    "model": "claude-opus-5",
+    "usage": {
+        "input_tokens": 10000,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 2000,
+        "service_tier": "standard",
+        "speed": "fast",
+    },
+}
+# claude-opus-5 in fast mode (genai-prices, from Anthropic's fast mode pricing): input 10, output 50
+# USD per 1M, twice the standard 5 and 25. 10000 x 10 + 2000 x 50 = 100000 + 100000 per 1M = $0.20
+FAST_COST = 0.20
+
+
+def fast_client(message: dict[str, Any]) -> anthropic.Anthropic:
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=message))
+    return anthropic.Anthropic(api_key="sk-ant-test", max_retries=0, http_client=httpx2.Client(transport=transport))
+
+
+def test_fast_mode_is_priced_at_its_premium(telemetry: Telemetry) -> None:
+    message = fast_client(FAST_MESSAGE).beta.messages.create(
+        model="claude-opus-5",
+        max_tokens=4096,
+        speed="fast",
+        betas=["fast-mode-2026-02-01"],
+        messages=[{"role": "user", "content": "refactor this module"}],
+    )
+    assert message.usage.speed == "fast"
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(FAST_COST)
+    assert attrs["ai.cost.commitment"] == "priority" and attrs["ai.cost.estimated"] is False
+
+
+def test_fast_mode_bills_the_speed_the_response_says_it_ran_at(telemetry: Telemetry) -> None:
+    standard = {**FAST_MESSAGE, "usage": {**FAST_MESSAGE["usage"], "speed": "standard"}}  # type: ignore[dict-item]
+    fast_client(standard).beta.messages.create(
+        model="claude-opus-5",
+        max_tokens=4096,
+        speed="fast",
+        betas=["fast-mode-2026-02-01"],
+        messages=[{"role": "user", "content": "refactor this module"}],
+    )
+    # the standard price: 10000 x 5 + 2000 x 25 = 50000 + 50000 per 1M = $0.10
+    attrs = dict(telemetry.one_span().attributes or {})
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.10)
+    assert attrs["ai.cost.commitment"] == "on_demand"
+
+
+def test_fast_mode_asked_for_is_billed_when_the_response_does_not_say_the_speed(telemetry: Telemetry) -> None:
+    usage = {key: value for key, value in FAST_MESSAGE["usage"].items() if key != "speed"}  # type: ignore[attr-defined]
+    fast_client({**FAST_MESSAGE, "usage": usage}).beta.messages.create(
+        model="claude-opus-5",
+        max_tokens=4096,
+        speed="fast",
+        betas=["fast-mode-2026-02-01"],
+        messages=[{"role": "user", "content": "refactor this module"}],
+    )
+    assert dict(telemetry.one_span().attributes or {})["gen_ai.usage.cost.amount"] == pytest.approx(FAST_COST)
