@@ -56,8 +56,10 @@ class Usage:
 
     input_audio_tokens: int = 0
     input_image_tokens: int = 0
+    input_video_tokens: int = 0
     output_audio_tokens: int = 0
     output_image_tokens: int = 0
+    output_video_tokens: int = 0
 
     image_count: int = 0
     image_size: str | None = None

@@ -26,8 +26,10 @@ class TokenRates:
     cache_write_1h: float | None = None
     input_audio: float | None = None
     input_image: float | None = None
+    input_video: float | None = None
     output_audio: float | None = None
     output_image: float | None = None
+    output_video: float | None = None
     per_request: float = 0.0
     """USD per request, for providers that add a request fee."""
     per_web_search: float | None = None
@@ -48,8 +50,10 @@ class TokenRates:
             cache_write_1h=scale(self.cache_write_1h),
             input_audio=scale(self.input_audio),
             input_image=scale(self.input_image),
+            input_video=scale(self.input_video),
             output_audio=scale(self.output_audio),
             output_image=scale(self.output_image),
+            output_video=scale(self.output_video),
             per_request=self.per_request * factor,
             per_web_search=scale(self.per_web_search),
             per_file_search=scale(self.per_file_search),
@@ -150,14 +154,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
     if uncached < 0:
         uncached = 0
 
-    if usage.input_audio_tokens or usage.input_image_tokens:
+    if usage.input_audio_tokens or usage.input_image_tokens or usage.input_video_tokens:
         input_usd = _by_modality(
             uncached,
-            usage.input_audio_tokens,
-            usage.input_image_tokens,
             input_rate,
-            rates.input_audio,
-            rates.input_image,
+            (usage.input_audio_tokens, rates.input_audio),
+            (usage.input_image_tokens, rates.input_image),
+            (usage.input_video_tokens, rates.input_video),
         )
     else:
         input_usd = uncached * input_rate
@@ -179,14 +182,13 @@ def token_cost(rates: TokenRates, usage: Usage) -> CostBreakdown:
 
     output_rate = rates.output
     output_tokens = usage.output_tokens
-    if usage.output_audio_tokens or usage.output_image_tokens:
+    if usage.output_audio_tokens or usage.output_image_tokens or usage.output_video_tokens:
         output_usd = _by_modality(
             output_tokens,
-            usage.output_audio_tokens,
-            usage.output_image_tokens,
             output_rate,
-            rates.output_audio,
-            rates.output_image,
+            (usage.output_audio_tokens, rates.output_audio),
+            (usage.output_image_tokens, rates.output_image),
+            (usage.output_video_tokens, rates.output_video),
         )
     else:
         output_usd = output_tokens * output_rate
@@ -223,15 +225,16 @@ def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
     return max(saved, 0.0) / PER_MILLION
 
 
-def _by_modality(
-    tokens: int, audio: int, image: int, text_rate: float, audio_rate: float | None, image_rate: float | None
-) -> float:
-    """USD x 1M for `tokens` of which `audio` and `image` are billed at their own rates, if any."""
-    audio = min(audio, tokens)
-    image = min(image, tokens - audio)
-    return (
-        (tokens - audio - image) * text_rate + audio * _or(audio_rate, text_rate) + image * _or(image_rate, text_rate)
-    )
+def _by_modality(tokens: int, text_rate: float, *parts: tuple[int, float | None]) -> float:
+    """USD x 1M for `tokens` of which each part (audio, image, video: a count and its rate) is billed
+    at its own rate, if any; the rest, and parts beyond the whole, at `text_rate`."""
+    left = tokens
+    usd = 0.0
+    for count, rate in parts:
+        count = min(count, left)
+        left -= count
+        usd += count * _or(rate, text_rate)
+    return usd + left * text_rate
 
 
 def _or(value: float | None, fallback: float) -> float:

@@ -31,8 +31,10 @@ _RATE_FIELDS = {
     "cache_write_1h_mtok": "cache_write_1h",
     "input_audio_mtok": "input_audio",
     "input_image_mtok": "input_image",
+    "input_video_mtok": "input_video",
     "output_audio_mtok": "output_audio",
     "output_image_mtok": "output_image",
+    "output_video_mtok": "output_video",
 }
 
 # The request context genai-prices selects price variants by.

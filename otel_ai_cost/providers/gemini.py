@@ -20,14 +20,15 @@ only for Imagen (`parameters.sampleCount`): everything else comes from the path 
 `usageMetadata` -> Usage: input = promptTokenCount (which includes cachedContentTokenCount) +
 toolUsePromptTokenCount; cache read = cachedContentTokenCount; output = candidatesTokenCount +
 thoughtsTokenCount (Gemini bills thinking as output), reasoning = thoughtsTokenCount. The
-modality breakdowns give the audio input served from the cache (cacheTokensDetails) and not
-(promptTokensDetails minus cacheTokensDetails), and the audio and image output
-(candidatesTokensDetails). In a stream every chunk may carry usageMetadata and the last one is
-cumulative: the latest value of each count wins. Embedding token counts come from
-`usageMetadata` (Vertex AI `embedContent`) or the per-embedding `statistics` (Vertex AI
-`batchEmbedContents` and `predict`); the Gemini API's embedding responses carry no usage. Imagen
-images are counted in `predictions` (those with image bytes or a Cloud Storage URI; a filtered
-image is not billed), else taken from the request.
+modality breakdowns give the audio input served from the cache (cacheTokensDetails), the audio,
+image and video input not served from it (promptTokensDetails minus cacheTokensDetails), and the
+audio, image and video output (candidatesTokensDetails): each priced at the model's rate for that
+modality where the catalog has one (e.g. gemini-embedding-2's video input), else at the text rate.
+In a stream every chunk may carry usageMetadata and the last one is cumulative: the latest value
+of each count wins. Embedding token counts come from `usageMetadata` (Vertex AI `embedContent`) or
+the per-embedding `statistics` (Vertex AI `batchEmbedContents` and `predict`); the Gemini API's
+embedding responses carry no usage. Imagen images are counted in `predictions` (those with image
+bytes or a Cloud Storage URI; a filtered image is not billed), else taken from the request.
 
 Vertex AI says how it served a request in `usageMetadata.trafficType`: `ON_DEMAND_FLEX` and
 `ON_DEMAND_PRIORITY` are the flex and priority tiers, `PROVISIONED_THROUGHPUT` capacity bought up
@@ -75,7 +76,7 @@ _BILLED_PER_PROMPT = re.compile(r"(?:.*/)?gemini-(?:live-)?[12][.-]")
 _TRAFFIC_TIERS = {"ON_DEMAND_FLEX": ServiceTier.FLEX, "ON_DEMAND_PRIORITY": ServiceTier.PRIORITY}
 _PROVISIONED = "PROVISIONED_THROUGHPUT"
 _DETAILS = ("promptTokensDetails", "cacheTokensDetails", "candidatesTokensDetails")
-_MODALITIES = frozenset({"AUDIO", "IMAGE"})
+_MODALITIES = frozenset({"AUDIO", "IMAGE", "VIDEO"})
 _SNIFF_KEYS = (b'"usageMetadata"', b'"finishReason"', b'"modelVersion"', b'"responseId"', b'"error"')
 """A stream chunk is parsed only if it has one of these keys (inside a JSON string a quote is
 escaped, so text that mentions them does not match)."""
@@ -340,8 +341,11 @@ class _Response:
             cached_audio = min(counts.get("cacheTokensDetails.AUDIO", 0), cached)
             usage.cache_read_audio_tokens = cached_audio
             usage.input_audio_tokens = max(counts.get("promptTokensDetails.AUDIO", 0) - cached_audio, 0)
+            usage.input_image_tokens = _uncached(counts, "IMAGE")
+            usage.input_video_tokens = _uncached(counts, "VIDEO")
             usage.output_audio_tokens = counts.get("candidatesTokensDetails.AUDIO", 0)
             usage.output_image_tokens = counts.get("candidatesTokensDetails.IMAGE", 0)
+            usage.output_video_tokens = counts.get("candidatesTokensDetails.VIDEO", 0)
             if self.traffic is not None:
                 usage.service_tier = _TRAFFIC_TIERS.get(self.traffic, usage.service_tier)
                 usage.provisioned = self.traffic == _PROVISIONED
@@ -356,3 +360,8 @@ class _Response:
             found = True
         finish = tuple(self.finish[index] for index in sorted(self.finish))
         return ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
+
+
+def _uncached(counts: dict[str, int], modality: str) -> int:
+    """The prompt's tokens of `modality` not served from the cache (those are priced as cache reads)."""
+    return max(counts.get(f"promptTokensDetails.{modality}", 0) - counts.get(f"cacheTokensDetails.{modality}", 0), 0)

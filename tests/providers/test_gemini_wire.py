@@ -170,6 +170,31 @@ def test_cached_audio_is_not_billed_as_uncached_audio() -> None:
     assert usage.cache_read_audio_tokens == 3500
 
 
+def test_image_and_video_input_not_served_from_the_cache_and_video_output() -> None:
+    facts = generate_facts(GEMINI, "/v1beta/models/gemini-omni-1.1-flash:generateContent")
+    body = {
+        "usageMetadata": {
+            "promptTokenCount": 6000,
+            "cachedContentTokenCount": 1300,
+            "candidatesTokenCount": 20000,
+            "promptTokensDetails": [
+                {"modality": "TEXT", "tokenCount": 200},
+                {"modality": "IMAGE", "tokenCount": 800},
+                {"modality": "VIDEO", "tokenCount": 5000},
+            ],
+            "cacheTokensDetails": [{"modality": "IMAGE", "tokenCount": 300}, {"modality": "VIDEO", "tokenCount": 1000}],
+            "candidatesTokensDetails": [
+                {"modality": "VIDEO", "tokenCount": 19950},
+                {"modality": "TEXT", "tokenCount": 50},
+            ],
+        }
+    }
+    usage = GEMINI.parse_response(facts, json.dumps(body).encode()).usage
+    assert (usage.input_tokens, usage.cache_read_tokens) == (6000, 1300)
+    assert (usage.input_image_tokens, usage.input_video_tokens) == (800 - 300, 5000 - 1000)
+    assert (usage.output_tokens, usage.output_video_tokens) == (20000, 19950)
+
+
 @pytest.mark.parametrize(
     ("model", "billed"),
     [

@@ -10,10 +10,16 @@ from wire_testkit import facts_for, fixture, parse_stream
 
 from otel_ai_cost import PriceEngine
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
+from otel_ai_cost.providers.gemini import GeminiProtocol
 from otel_ai_cost.providers.openai import OpenAIProtocol
 
 OPENAI = OpenAIProtocol()
 ANTHROPIC = AnthropicProtocol()
+VERTEX = GeminiProtocol("gcp.vertex_ai")
+GEMINI = GeminiProtocol()
+
+
+GEMINI_HOST = "generativelanguage.googleapis.com"
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +55,35 @@ def test_openai_fast_is_priority_processing_renamed(engine: PriceEngine) -> None
     # gpt-6.1-sol fast/priority: input 4, output 20 (standard 2, 10): 10000 x 4 + 1000 x 20 = 60000 per 1M
     assert cost.priced and cost.total_usd == pytest.approx(0.06)
     assert cost.commitment == "priority" and not cost.estimated
+
+
+def test_gemini_image_and_video_input_at_their_own_rates(engine: PriceEngine) -> None:
+    path = "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-embedding-2:embedContent"
+    facts = facts_for(VERTEX, path, {}, host="us-central1-aiplatform.googleapis.com")
+    body = (
+        b'{"embedding":{"values":[0.1]},"usageMetadata":{"promptTokenCount":5000,"totalTokenCount":5000,'
+        b'"promptTokensDetails":[{"modality":"TEXT","tokenCount":200},{"modality":"IMAGE","tokenCount":800},'
+        b'{"modality":"VIDEO","tokenCount":4000}]}}'
+    )
+    cost = engine.price(VERTEX.parse_response(facts, body).usage)
+    # gemini-embedding-2: text 0.20, image 0.45, video 12 per 1M (it had all gone at the text rate, $0.001)
+    # 200 x 0.20 + 800 x 0.45 + 4000 x 12 = 40 + 360 + 48000 = 48400 per 1M
+    assert cost.priced and cost.total_usd == pytest.approx(0.0484)
+
+
+def test_gemini_video_output_at_its_own_rate(engine: PriceEngine) -> None:
+    facts = facts_for(GEMINI, "/v1beta/models/gemini-omni-1.1-flash:generateContent", {}, host=GEMINI_HOST)
+    body = (
+        b'{"candidates":[{"finishReason":"STOP","content":{"parts":[{"inlineData":{"mimeType":"video/mp4",'
+        b'"data":"AA"}}]}}],"usageMetadata":{"promptTokenCount":100,"candidatesTokenCount":20000,'
+        b'"totalTokenCount":20100,"promptTokensDetails":[{"modality":"TEXT","tokenCount":100}],'
+        b'"candidatesTokensDetails":[{"modality":"VIDEO","tokenCount":19950},{"modality":"TEXT","tokenCount":50}]},'
+        b'"modelVersion":"gemini-omni-1.1-flash"}'
+    )
+    cost = engine.price(GEMINI.parse_response(facts, body).usage)
+    # gemini-omni-1.1-flash: input 1.50, output 9, video output 17.50 per 1M
+    # 100 x 1.50 + 50 x 9 + 19950 x 17.50 = 150 + 450 + 349125 = 349725 per 1M
+    assert cost.priced and cost.total_usd == pytest.approx(0.349725)
 
 
 def test_dall_e_3_images(engine: PriceEngine) -> None:
