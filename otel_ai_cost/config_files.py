@@ -35,9 +35,16 @@ def load_config_file(
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(
+            f"{path}: cannot read: not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8"
+        ) from None
     kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
         if kind == "JSON":
