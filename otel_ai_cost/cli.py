@@ -341,6 +341,8 @@ def _format_row(row: PriceRow) -> str:
 
 
 def _check(path: str) -> int:
+    from otel_ai_cost.providers.routing import builtin_provider_names
+
     try:
         data = parse_overrides(path)
     except OverridesError as exc:
@@ -350,6 +352,8 @@ def _check(path: str) -> int:
         f"{path}: ok: {len(data.models)} model price(s), {len(data.discounts)} discount(s), "
         f"{len(data.deployments)} deployment(s)"
     )
+    for warning in data.warnings(builtin_provider_names()):
+        print(f"otel-ai-cost: warning: {path}: {warning}", file=sys.stderr)
     return 0
 
 

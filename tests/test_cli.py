@@ -175,6 +175,29 @@ def test_prices_check(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_prices_check_warns_about_entries_that_may_never_apply(tmp_path: Path) -> None:
+    """A provider no built-in route reports (a typo, or a server that needs OTEL_AI_COST_ENDPOINTS),
+    and a Bedrock ARN left at the default provider, azure.ai.openai: valid, so warnings, exit 0."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "discounts:\n  - {provider: OpenAI, percent: 50}\n  - {provider: open-ai, percent: 10}\n"
+        "models:\n  - {provider: VLLM, model: m, tokens: {input: 1, output: 2}}\n"
+        "deployments:\n"
+        "  - {deployment: 'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc', model: m}\n"
+        "  - {provider: aws.bedrock, deployment: 'arn:aws:bedrock:us-east-1:1:provisioned-model/d', model: m}\n"
+    )
+    result = run("prices", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "ok: 1 model price(s), 2 discount(s), 2 deployment(s)" in result.stdout
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 3, result.stderr
+    assert all(line.startswith(f"otel-ai-cost: warning: {path}: ") for line in warnings)
+    assert "models[0]: provider 'vllm' is not one otel-ai-cost names by default" in warnings[0]
+    assert "OTEL_AI_COST_ENDPOINTS" in warnings[0]
+    assert "discounts[1]: provider 'open-ai'" in warnings[1]
+    assert "deployments[0]:" in warnings[2] and "add `provider: aws.bedrock`" in warnings[2]
+
+
 def test_prices_file_applies_to_price(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("models:\n  - {provider: vllm, model: my-llama, tokens: {input: 0.4, output: 1.2}}\n")

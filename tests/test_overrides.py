@@ -106,6 +106,27 @@ def test_a_discount_on_a_model_name_applies_to_the_names_it_is_sent_under(tmp_pa
     assert mini.total_usd == pytest.approx(mini.list_usd)  # another model: no discount
 
 
+def test_provider_names_in_the_file_match_in_any_case(tmp_path: Path) -> None:
+    """`provider: OpenAI` validated, then never matched the requests' `openai`: the discount was
+    silently not applied. An endpoint map may also name its provider in capitals (`openai:vLLM`)."""
+    text = (
+        "discounts:\n  - {provider: OpenAI, percent: 50}\n"
+        "models:\n  - {provider: VLLM, model: my-llama, tokens: {input: 1, output: 2}}\n"
+        "deployments:\n  - {provider: Azure.AI.OpenAI, deployment: prod-chat, model: gpt-4o}\n"
+    )
+    engine = PriceEngine(write(tmp_path / "prices.yaml", text), reload_interval=0)
+    discounted = engine.price(Usage(provider="openai", request_model="gpt-4o", input_tokens=1_000_000))
+    # 1M x $2.50 per 1M = $2.50 list, 50 % off = $1.25
+    assert (discounted.list_usd, discounted.total_usd) == (pytest.approx(2.5), pytest.approx(1.25))
+    for provider in ("vllm", "vLLM"):
+        own = engine.price(Usage(provider=provider, request_model="my-llama", input_tokens=1_000_000))
+        # 1M x $1 per 1M = $1
+        assert own.price_source == "overrides" and own.total_usd == pytest.approx(1.0), provider
+    deployed = engine.price(Usage(provider="azure.ai.openai", deployment="prod-chat", input_tokens=1_000_000))
+    # gpt-4o on Azure: 1M x $2.50 per 1M = $2.50
+    assert deployed.model == "gpt-4o" and deployed.total_usd == pytest.approx(2.5)
+
+
 def test_azure_deployment_name_maps_to_model(engine: PriceEngine) -> None:
     cost = engine.price(Usage(provider="azure.ai.openai", deployment="prod-chat", input_tokens=1000, output_tokens=500))
     # gpt-4o on Azure: 1000 x 2.50 + 500 x 10 = 2500 + 5000 = 7500

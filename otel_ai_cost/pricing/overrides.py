@@ -71,7 +71,10 @@ class Overrides:
             self._entries = OverridesFile()
         return self._entries
 
+    # The file's provider names are lower-cased when it is read; so are the requests' here (an
+    # endpoint map may name its provider "vLLM").
     def model(self, provider: str, model: str) -> ModelPrices | None:
+        provider = provider.lower()
         for candidate in names.candidates(model):
             prices = self._models.get((provider, candidate))
             if prices is not None:
@@ -79,11 +82,12 @@ class Overrides:
         return None
 
     def deployment(self, provider: str, name: str) -> DeploymentTarget | None:
-        return self._deployments.get((provider, name.lower()))
+        return self._deployments.get((provider.lower(), name.lower()))
 
     def discount_factor(self, provider: str, *models: str) -> float:
         """What is left to pay after the most specific discount matching any of the model's names
         (as sent, normalized, undated, as the catalog names it); 1.0 = none."""
+        provider = provider.lower()
         lowered = {model.lower() for model in models}
         best: Discount | None = None
         for discount in self._discounts:

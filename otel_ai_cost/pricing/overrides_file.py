@@ -6,7 +6,10 @@ does not import pydantic.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from collections.abc import Collection
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from otel_ai_cost.pricing.cost import PriceSource
 from otel_ai_cost.pricing.names import normalize
@@ -18,10 +21,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+ProviderName = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1)]
+"""A gen_ai.provider.name; "OpenAI" is openai, as requests report it."""
+
+
 class ModelOverride(_Strict):
     """Prices for a model the catalogs lack or price differently for you."""
 
-    provider: str
+    provider: ProviderName
     model: str
     aliases: tuple[str, ...] = ()
     tokens: TokenPriceEntry | None = None
@@ -48,7 +55,7 @@ class ModelOverride(_Strict):
 class Discount(_Strict):
     """A negotiated discount off list prices, e.g. an enterprise agreement."""
 
-    provider: str
+    provider: ProviderName
     model: str = "*"
     """Model name or shell-style pattern ("gpt-4o*")."""
     percent: float = Field(gt=0, le=100)
@@ -57,7 +64,7 @@ class Discount(_Strict):
 class Deployment(_Strict):
     """A named deployment (Azure OpenAI, Bedrock provisioned throughput) and what it runs."""
 
-    provider: str = "azure.ai.openai"
+    provider: ProviderName = "azure.ai.openai"
     deployment: str
     model: str
     """The model the deployment serves, as the catalogs name it."""
@@ -80,3 +87,27 @@ class OverridesFile(_Strict):
                     raise ValueError(f"models[{index}]: {entry.provider} {name!r} is also models[{seen[key]}]")
                 seen[key] = index
         return self
+
+    def warnings(self, known_providers: Collection[str]) -> list[str]:
+        """Entries that validate but may never apply: a provider no request names unless an
+        endpoint map says so, a Bedrock ARN left at the default provider (Azure OpenAI)."""
+        found: list[str] = []
+        sections: dict[str, tuple[ModelOverride | Discount | Deployment, ...]] = {
+            "models": self.models,
+            "discounts": self.discounts,
+            "deployments": self.deployments,
+        }
+        for section, entries in sections.items():
+            for index, entry in enumerate(entries):
+                if entry.provider not in known_providers:
+                    found.append(
+                        f"{section}[{index}]: provider {entry.provider!r} is not one otel-ai-cost names by default; "
+                        "requests to it need OTEL_AI_COST_ENDPOINTS (URL=PROTOCOL:PROVIDER)"
+                    )
+        for index, deployment in enumerate(self.deployments):
+            if "provider" not in deployment.model_fields_set and deployment.deployment.startswith("arn:aws:bedrock:"):
+                found.append(
+                    f"deployments[{index}]: {deployment.deployment!r} is a Bedrock ARN but the provider defaults "
+                    "to azure.ai.openai; add `provider: aws.bedrock`"
+                )
+        return found

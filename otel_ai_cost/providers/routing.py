@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 from otel_ai_cost.providers.anthropic import AnthropicProtocol
 from otel_ai_cost.providers.anthropic_vertex import VertexAnthropicProtocol, is_anthropic_publisher
-from otel_ai_cost.providers.base import WireProtocol
+from otel_ai_cost.providers.base import NamedProtocol, WireProtocol
 from otel_ai_cost.providers.bedrock import BEDROCK
 from otel_ai_cost.providers.bedrock_http import BedrockHTTPProtocol
 from otel_ai_cost.providers.bfl import BFLProtocol
@@ -114,6 +114,22 @@ VERTEX_AI_API = GeminiProtocol(VERTEX_AI)
 GEMINI_OPENAI_API = OpenAIProtocol(GEMINI)
 VERTEX_AI_OPENAI_API = OpenAIProtocol(VERTEX_AI)
 VERTEX_AI_ANTHROPIC_API = VertexAnthropicProtocol()
+
+
+def builtin_provider_names() -> frozenset[str]:
+    """The gen_ai.provider.name values the built-in routes report (an endpoint map adds its own)."""
+    parsers = [
+        OPENAI_API,
+        AZURE_OPENAI_API,
+        AZURE_AI_INFERENCE_API,
+        ANTHROPIC_API,
+        BFL_API,
+        BEDROCK_API,
+        GEMINI_API,
+        VERTEX_AI_API,
+        *(parser for _, parser in HOSTED.values()),
+    ]
+    return frozenset(parser.provider for parser in parsers if isinstance(parser, NamedProtocol))
 
 
 @dataclass(frozen=True, slots=True)
