@@ -38,6 +38,12 @@ _AUDIO_PRICED_APART = frozenset({"openai", "azure.ai.openai"})
 Gemini models one price for all input): a missing audio rate there makes the price an estimate."""
 
 
+RESOLVED_KEPT = 4096
+"""(provider, model, deployment) resolutions kept; more (model names a server makes up per request)
+start over, so that memory stays bounded."""
+MISSES_LOGGED = 100
+"""Models without a price logged by name; after that, one line says the rest are not."""
+
 _COMMITMENT_OF_TIER = {
     ServiceTier.BATCH: Commitment.BATCH,
     ServiceTier.FLEX: Commitment.FLEX,
@@ -89,6 +95,7 @@ class PriceEngine:
         self._cache: dict[tuple[Overrides, str, str, str | None], _Resolved] = {}
         self._generation = self.overrides.generation
         self._failed_once = False
+        self._misses_logged = 0
 
     def price(self, usage: Usage) -> Cost:
         try:
@@ -110,15 +117,27 @@ class PriceEngine:
         resolved = self._cache.get(key)
         if resolved is None:
             resolved = self._resolve(overrides, provider, model, deployment)
+            if len(self._cache) >= RESOLVED_KEPT:
+                self._cache.clear()
             self._cache[key] = resolved
             if resolved.tokens is None and resolved.images is None:
-                logger.warning(
-                    "otel-ai-cost: no price for %s model %r (%s); its requests are recorded as unpriced",
-                    provider,
-                    model,
-                    resolved.miss_reason,
-                )
+                self._log_miss(provider, model, resolved.miss_reason)
         return resolved
+
+    def _log_miss(self, provider: str, model: str, reason: str) -> None:
+        self._misses_logged += 1
+        if self._misses_logged <= MISSES_LOGGED:
+            logger.warning(
+                "otel-ai-cost: no price for %s model %r (%s); its requests are recorded as unpriced",
+                provider,
+                model[:200],
+                reason,
+            )
+        if self._misses_logged == MISSES_LOGGED:
+            logger.warning(
+                "otel-ai-cost: %d models without a price logged; the next are not (ai.cost.unpriced counts them)",
+                MISSES_LOGGED,
+            )
 
     def _resolve(self, overrides: Overrides, provider: str, model: str, deployment: str | None) -> _Resolved:
         target = None
