@@ -227,7 +227,7 @@ def cache_read_savings(rates: TokenRates, usage: Usage) -> float:
 
 def _by_modality(tokens: int, text_rate: float, *parts: tuple[int, float | None]) -> float:
     """USD x 1M for `tokens` of which each part (audio, image, video: a count and its rate) is billed
-    at its own rate, if any; the rest, and parts beyond the whole, at `text_rate`."""
+    at its own rate, if any, and the rest at `text_rate`; parts are cut to what is left of the whole."""
     left = tokens
     usd = 0.0
     for count, rate in parts:
