@@ -171,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _env_prices_file() -> str | None:
-    return Settings.from_env().prices_file
+    # The only setting the command uses: a bad value of another (read for instrumentation) is no error here.
+    return Settings.from_env(errors=[]).prices_file
 
 
 def _load_overrides_or_fail(engine: PriceEngine) -> None:

@@ -225,7 +225,30 @@ def test_invalid_prices_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "p.yaml" in result.stderr
 
 
-def test_bad_environment_setting_is_a_one_line_error() -> None:
-    result = run("price", "gpt-4o", "--input-tokens", "5", env={"OTEL_AI_COST_PRICES_RELOAD_SECONDS": "soon"})
+@pytest.mark.parametrize(
+    "args", [["prices", "list", "--search", "gpt-4o-mini"], ["price", "gpt-4o-mini", "--input-tokens", "1000000"]]
+)
+def test_settings_the_command_does_not_use_are_not_checked(args: list[str], tmp_path: Path) -> None:
+    """A bad value meant for the instrumentation used to stop every command."""
+    prices = tmp_path / "p.yaml"
+    prices.write_text("discounts: [{provider: openai, percent: 50}]\n")
+    env = {
+        "OTEL_AI_COST_SEMCONV_METRICS": "maybe",
+        "OTEL_AI_COST_PRICES_RELOAD_SECONDS": "soon",
+        "OTEL_AI_COST_MAX_TAG_VALUES": "many",
+        "OTEL_AI_COST_PRICES_FILE": str(prices),
+    }
+    result = run(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    if args[0] == "price":
+        # 1M x $0.15 per 1M = $0.15, the prices file's 50 % off = $0.075
+        assert "$0.0750" in result.stdout
+
+
+def test_a_prices_file_setting_that_cannot_be_read_is_the_error_not_an_unused_setting(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    env = {"OTEL_AI_COST_PRICES_FILE": str(missing), "OTEL_AI_COST_SEMCONV_METRICS": "maybe"}
+    result = run("price", "gpt-4o", "--input-tokens", "5", env=env)
     assert result.returncode == 2
-    assert result.stderr.strip() == "otel-ai-cost: error: OTEL_AI_COST_PRICES_RELOAD_SECONDS='soon' is not a number"
+    assert result.stderr.strip() == f"otel-ai-cost: error: {missing}: cannot read: No such file or directory"
