@@ -64,13 +64,14 @@ def _size(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="otel-ai-cost", description="Prices of LLM and image-generation API calls.")
-    parser.add_argument("--prices-file", help="overrides file (default: $OTEL_AI_COST_PRICES_FILE)")
+    _add_prices_file(parser, default=None)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     price = commands.add_parser("price", help="cost of one request")
     price.add_argument("model")
     _add_request_options(price)
     price.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_prices_file(price)
 
     prices = commands.add_parser("prices", help="list the price catalog or check an overrides file")
     prices_commands = prices.add_subparsers(dest="prices_command", required=True, parser_class=_Parser)
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--provider", help="only this provider (e.g. openai, anthropic, aws.bedrock)")
     listing.add_argument("--search", help="only models whose name contains this text")
     listing.add_argument("--json", action="store_true", help="JSON Lines output")
+    _add_prices_file(listing)
     check = prices_commands.add_parser("check", help="validate an overrides file")
     check.add_argument("file")
 
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--days", type=_positive, default=30.0, help="days in a month (default 30)")
     estimate.add_argument("--compare", help="comma-separated models to compare, e.g. gpt-4o-mini,claude-haiku-4-5")
     estimate.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_prices_file(estimate)
 
     alerts = commands.add_parser("alerts", help="alert rules: budget rules, Grafana copies of Prometheus rules")
     alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True, parser_class=_Parser)
@@ -114,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     focus_export.add_argument("--billing-account-id", help="BillingAccountId of every row (default: null)")
     return parser
+
+
+def _add_prices_file(parser: argparse.ArgumentParser, default: str | None = argparse.SUPPRESS) -> None:
+    # Before or after the subcommand; SUPPRESS keeps a subcommand without it from resetting the other.
+    parser.add_argument("--prices-file", default=default, help="overrides file (default: $OTEL_AI_COST_PRICES_FILE)")
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:

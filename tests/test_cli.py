@@ -217,6 +217,31 @@ def test_prices_file_applies_to_price(tmp_path: Path) -> None:
     assert data["total_usd"] == pytest.approx(0.0064) and data["provider"] == "vllm"
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # 1M x $2.50 per 1M = $2.50 list, the file's 50 % off = $1.25
+        (["price", "gpt-4o", "--input-tokens", "1000000"], "$1.25"),
+        # a request of 1M x $2.50 per 1M, 50 % off = $1.25, x 1 a day x 30 days = $37.50 a month
+        (["estimate", "--model", "gpt-4o", "--input-tokens", "1000000", "--output-tokens", "0"], "$37.50"),
+        (["prices", "list", "--search", "my-llama"], "my-llama"),
+    ],
+)
+def test_prices_file_may_follow_the_subcommand(args: list[str], expected: str, tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "discounts: [{provider: openai, percent: 50}]\n"
+        "models: [{provider: vllm, model: my-llama, tokens: {input: 1, output: 2}}]\n"
+    )
+    extra = ["--requests-per-day", "1"] if args[0] == "estimate" else []
+    for argv in (["--prices-file", str(path), *args, *extra], [*args, *extra, "--prices-file", str(path)]):
+        result = run(*argv)
+        assert result.returncode == 0, result.stderr
+        assert expected in result.stdout, argv
+    helped = run(*args[: 2 if args[0] == "prices" else 1], "--help")
+    assert "--prices-file" in helped.stdout
+
+
 def test_invalid_prices_file_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("discounts: [{provider: openai, percent: 0}]\n")
