@@ -47,12 +47,9 @@ def load_config_file(
         ) from None
     kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
-        if kind == "JSON":
-            raw = json.loads(text)
-        else:
-            import yaml
-
-            raw = yaml.safe_load(text)
+        raw = json.loads(text, object_pairs_hook=_unique_keys) if kind == "JSON" else _load_yaml(text)
+    except _DuplicateKey as exc:
+        raise error(f"{path}: {exc}") from None
     except Exception as exc:  # json.JSONDecodeError or yaml.YAMLError, with line and column
         raise error(f"{path}: not valid {kind}: {exc}") from None
     if raw is None:
@@ -65,6 +62,44 @@ def load_config_file(
         return schema.model_validate(raw)
     except ValidationError as exc:
         raise error(_describe(path, raw, exc, naming_keys)) from None
+
+
+class _DuplicateKey(ValueError):
+    """A key given twice in one mapping: YAML and JSON parsers silently keep only the last one."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(f"duplicate key {key!r} in a JSON object: give each key once")
+        result[key] = value
+    return result
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            # Checked before merge keys (`<<: *defaults`) are expanded, so a key may override a merged one.
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    continue
+                if first is not None:
+                    also = "" if first == line else f" (first on line {first})"
+                    raise _DuplicateKey(f"duplicate key {key!r} on line {line}{also}: give each key once")
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
 
 
 def _describe(path: Path, raw: dict[str, Any], error: ValidationError, naming_keys: Sequence[str]) -> str:

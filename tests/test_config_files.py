@@ -78,3 +78,51 @@ def test_a_prices_file_turned_non_utf8_at_run_time_keeps_the_previous_prices(
     assert any(
         "not UTF-8" in r.getMessage() and "keeping the previous prices" in r.getMessage() for r in caplog.records
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "prices.yaml",
+            "discounts:\n  - {provider: openai, percent: 10}\nmodels: []\n"
+            "discounts:\n  - {provider: anthropic, percent: 5}\n",
+            "duplicate key 'discounts' on line 4 (first on line 1): give each key once",
+        ),
+        (
+            "prices.yaml",
+            "models:\n  - provider: vllm\n    model: a\n    tokens: {input: 1, input: 2}\n",
+            "duplicate key 'input' on line 4: give each key once",
+        ),
+        (
+            "prices.json",
+            '{"models": [{"provider": "vllm", "model": "a", "tokens": {"input": 1, "input": 2}}]}',
+            "duplicate key 'input' in a JSON object: give each key once",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path: Path, name: str, text: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = run("prices", "check", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"otel-ai-cost: error: {path}: {message}"]
+
+
+def test_a_budget_key_given_twice_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text("budgets:\n  - tags: {team: search}\n    usd: 50\n    usd: 5\n", encoding="utf-8")
+    result = run("alerts", "budgets", str(path))
+    assert result.returncode == 2
+    assert "duplicate key 'usd' on line 4 (first on line 3)" in result.stderr
+
+
+def test_a_key_may_override_one_merged_from_an_anchor(tmp_path: Path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "models:\n  - &base {provider: vllm, model: a, tokens: {input: 1}}\n  - <<: *base\n    model: b\n",
+        encoding="utf-8",
+    )
+    result = run("prices", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 model price(s)" in result.stdout
