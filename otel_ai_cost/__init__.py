@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from otel_ai_cost.budgets import BudgetExceeded, budget
 from otel_ai_cost.pricing import Cost, CostBreakdown, OverridesError, PriceEngine, UnpricedReason
 from otel_ai_cost.tags import current_tags, tags  # binds `tags` to the function, not the module
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 from otel_ai_cost.workflows import workflow
+
+if TYPE_CHECKING:
+    from otel_ai_cost.config import Settings
 
 __all__ = [
     "AICostInstrumentor",
@@ -51,14 +55,26 @@ def default_engine() -> PriceEngine:
     if _engine is None:
         with _engine_lock:
             if _engine is None:
-                from otel_ai_cost.config import ConfigError, Settings
-
-                errors: list[ConfigError] = []
-                settings = Settings.from_env(errors=errors)
-                for error in errors:
-                    logging.getLogger(__name__).error("otel-ai-cost: %s; using its default", error)
+                settings = _settings_from_env()
                 _engine = PriceEngine(settings.prices_file, reload_interval=settings.prices_reload_seconds)
     return _engine
+
+
+_reported_settings: set[str] = set()
+
+
+def _settings_from_env() -> Settings:
+    """The `OTEL_AI_COST_*` settings; a bad value is logged once, not by each reader (the
+    instrumentor, then the default engine) and not again on each `instrument()`."""
+    from otel_ai_cost.config import ConfigError, Settings
+
+    errors: list[ConfigError] = []
+    settings = Settings.from_env(errors=errors)
+    for error in errors:
+        if str(error) not in _reported_settings:
+            _reported_settings.add(str(error))
+            logging.getLogger(__name__).error("otel-ai-cost: %s; using its default", error)
+    return settings
 
 
 def price(usage: Usage) -> Cost:

@@ -50,20 +50,17 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger.exception("otel-ai-cost: could not instrument; AI requests will not be priced")
 
     def _instrument_or_raise(self, **kwargs: Any) -> None:
-        from otel_ai_cost import default_engine
-        from otel_ai_cost.config import ConfigError, Settings
+        from otel_ai_cost import _settings_from_env, default_engine
+        from otel_ai_cost.config import Settings
         from otel_ai_cost.providers.routing import parse_endpoint_map
         from otel_ai_cost.tags import TagPolicy
         from otel_ai_cost.telemetry.recorder import Recorder
 
-        errors: list[ConfigError] = []
-        settings = Settings.from_env(errors=errors)
-        for error in errors:
-            logger.error("otel-ai-cost: %s; using its default", error)
+        settings = _settings_from_env()
         try:
             endpoints = parse_endpoint_map(settings.endpoints) if settings.endpoints else None
         except ValueError as exc:
-            logger.error("otel-ai-cost: OTEL_AI_COST_ENDPOINTS: %s; ignoring it", exc)
+            logger.error("otel-ai-cost: %s; ignoring it", exc)  # exc names the variable
             endpoints = None
 
         tracer_provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()

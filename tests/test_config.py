@@ -92,3 +92,15 @@ def test_a_typo_in_one_variable_leaves_the_prices_file_and_tags_in_force(tmp_pat
     # 1M x $0.15 per 1M, 50 % off = $0.075; the tags of untagged code from OTEL_AI_COST_DEFAULT_TAGS
     assert result.stdout.split() == ["0.075", "search"]
     assert "OTEL_AI_COST_SEMCONV_METRICS='disabled'" in result.stderr
+
+
+def test_each_bad_setting_is_logged_once() -> None:
+    """The instrumentor and the default engine both read the settings: each bad value was logged
+    twice, and a bad endpoint map's message named OTEL_AI_COST_ENDPOINTS twice."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_AI_COST_")}
+    env.update(OTEL_AI_COST_PRICES_RELOAD_SECONDS="abc", OTEL_AI_COST_ENDPOINTS="garbage")
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("OTEL_AI_COST_PRICES_RELOAD_SECONDS='abc' is not a number") == 1, result.stderr
+    assert result.stderr.count("OTEL_AI_COST_ENDPOINTS") == 1, result.stderr
+    assert "entry 'garbage' is not URL=PROTOCOL" in result.stderr
