@@ -280,6 +280,8 @@ def _estimate(engine: PriceEngine, args: argparse.Namespace) -> int:
     _load_overrides_or_fail(engine)
     if args.cached_tokens > args.input_tokens:
         raise CliError(f"--cached-tokens {args.cached_tokens} is more than --input-tokens {args.input_tokens}")
+    if not args.input_tokens and not args.output_tokens:
+        raise CliError("--input-tokens and --output-tokens are both 0: nothing to price")
     models = [args.model] + [m.strip() for m in (args.compare or "").split(",") if m.strip()]
     rows = []
     for index, model in enumerate(models):
@@ -302,7 +304,7 @@ def _estimate(engine: PriceEngine, args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(
-        f"{args.requests_per_day:,.0f} requests/day x {args.days:g} days, "
+        f"{_number(args.requests_per_day)} requests/day x {_number(args.days)} days, "
         f"{args.input_tokens:,} input ({args.cached_tokens:,} cached) + {args.output_tokens:,} output tokens each"
     )
     header = f"  {'model':<36}{'per request':>14}{'per day':>14}{'per month':>14}{'vs ' + models[0]:>24}"
@@ -436,6 +438,15 @@ def _non_default_options(args: argparse.Namespace) -> list[str]:
 
 def _count_rules(document: dict[str, Any]) -> int:
     return sum(len(group["rules"]) for group in document["groups"])
+
+
+def _number(value: float) -> str:
+    """20,000, 1,234.5 or 0.004, never 0 for a fraction (one request every other day is 0.5)."""
+    if value.is_integer():
+        return f"{value:,.0f}"
+    if abs(value) < 1:
+        return f"{value:.3g}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _usd(value: float) -> str:

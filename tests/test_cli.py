@@ -142,6 +142,26 @@ def test_estimate_table() -> None:
     assert "$4,650.00" in result.stdout and "saves $4,371.00" in result.stdout
 
 
+def test_estimate_shows_a_fractional_request_rate() -> None:
+    result = run(
+        *("estimate", "--model", "gpt-4o", "--input-tokens", "1000000", "--output-tokens", "0"),
+        *("--requests-per-day", "0.5", "--days", "30"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("0.5 requests/day x 30 days, 1,000,000 input"), result.stdout
+    # 1M x $2.50 per 1M = $2.50 a request, x 0.5 a day = $1.25 a day, x 30 days = $37.50 a month
+    assert "$1.25" in result.stdout and "$37.50" in result.stdout
+
+
+def test_estimate_of_no_tokens_says_which_options() -> None:
+    """estimate has no --images: the price command's hint named it."""
+    result = run(
+        *("estimate", "--model", "gpt-4o", "--input-tokens", "0", "--output-tokens", "0"), "--requests-per-day", "1"
+    )
+    assert result.returncode == 2
+    assert result.stderr == "otel-ai-cost: error: --input-tokens and --output-tokens are both 0: nothing to price\n"
+
+
 def test_prices_list_filters() -> None:
     result = run("prices", "list", "--provider", "anthropic", "--search", "sonnet-4-5", "--json")
     assert result.returncode == 0, result.stderr
