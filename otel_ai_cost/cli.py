@@ -266,9 +266,13 @@ def _price(engine: PriceEngine, args: argparse.Namespace) -> int:
         label = named[0] if len(named) == 1 else "searches"
         searches_usd = _usd(breakdown.tool_calls_usd) if breakdown.tool_calls_usd else "no price"
         print(f"  {label:<14}{sum(searches.values()):>12,} searches{searches_usd:>14}")
-    if breakdown.images_usd or usage.image_count:
+    # With tokens given, the engine prices the tokens (an image model's output tokens are its images).
+    images_unused = usage.has_tokens and usage.image_count > 0
+    if usage.image_count and not images_unused:
         print(f"  {'images':<14}{usage.image_count:>12,} images  {_usd(breakdown.images_usd):>14}")
     print(f"  {'total':<14}{'':>19}  {_usd(cost.total_usd):>14}")
+    if images_unused:
+        print("  priced by its tokens: --images, --size and --quality are not used when tokens are given")
     if cost.list_usd != cost.total_usd:
         print(f"  list price {_usd(cost.list_usd)} before your discount or commitment")
     if cost.savings_usd:

@@ -82,6 +82,16 @@ def test_image_price() -> None:
     assert data["breakdown"]["images_usd"] == pytest.approx(0.24)
 
 
+def test_images_given_with_tokens_are_said_to_be_unused() -> None:
+    """The engine prices tokens when there are any: the images line read "2 images $0"."""
+    result = run("price", "gpt-4o-mini", "--input-tokens", "10", "--images", "2", "--size", "1024x1024")
+    assert result.returncode == 0, result.stderr
+    assert not any(line.strip().startswith("images") for line in result.stdout.splitlines())
+    # 10 x $0.15 per 1M = $0.0000015
+    assert "$0.0000015" in result.stdout
+    assert "priced by its tokens: --images, --size and --quality are not used" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
