@@ -16,10 +16,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from otel_ai_cost.budgets import period_seconds
 from otel_ai_cost.config_files import ConfigFileError, load_config_file
 from otel_ai_cost.tags import RESERVED_DIMENSIONS, sanitize_name, sanitize_value
 
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+# As Prometheus reads durations: each unit at most once, largest first (1h30m, not 30m1h or 1h1h).
+_DURATION = re.compile(r"^(?=.)([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$")
+_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9  # Prometheus keeps durations in int64 nanoseconds (~292 years)
 
 
 class BudgetsError(ConfigFileError):
@@ -33,7 +36,7 @@ class Budget(BaseModel):
     """Shown in alerts; defaults to the tag values joined by "/"."""
     tags: dict[str, str] = Field(min_length=1)
     """Dimension -> value, as given to `otel_ai_cost.tags()`: all must match."""
-    usd: float = Field(gt=0)
+    usd: float = Field(gt=0, allow_inf_nan=False)
     period: str = "1d"
     warn_at: float | None = Field(default=0.8, gt=0, lt=1)
     on_exceed: Literal["raise", "warn"] = "warn"
@@ -47,18 +50,37 @@ class Budget(BaseModel):
                 raise ValueError(f"{dimension!r} is not a tag dimension (lower-case letters, digits, _)")
             if sanitize_value(value) != value:
                 raise ValueError(f"{value!r} is not a tag value as recorded (no control characters, <= 128 chars)")
+            _no_template(value)
         return tags
+
+    @field_validator("name")
+    @classmethod
+    def _name_without_template(cls, name: str | None) -> str | None:
+        if name is not None:
+            _no_template(name)
+        return name
 
     @field_validator("period")
     @classmethod
     def _prometheus_duration(cls, period: str) -> str:
         if not _DURATION.match(period):
-            raise ValueError(f"{period!r} is not a Prometheus duration such as 1h, 1d or 7d")
+            raise ValueError(f"{period!r} is not a Prometheus duration such as 1h, 1d, 7d or 1h30m")
+        seconds = period_seconds(period)
+        if seconds == 0:
+            raise ValueError(f"{period!r} is no time: give a period greater than 0")
+        if seconds > _MAX_DURATION_SECONDS:
+            raise ValueError(f"{period!r} is longer than Prometheus allows (292y)")
         return period
 
     @property
     def label(self) -> str:
         return self.name or "/".join(self.tags.values())
+
+
+def _no_template(text: str) -> None:
+    # Prometheus and Grafana expand alert labels and annotations as Go templates.
+    if "{{" in text:
+        raise ValueError(f"{text!r} contains '{{{{', which alert rules would read as a template")
 
 
 class BudgetsFile(BaseModel):
