@@ -123,6 +123,11 @@ def test_an_attribute_whose_key_is_not_a_string_is_left_out(tmp_path: Path) -> N
         ('{"resourceSpans": [{"scopeSpans": {}}]}', "traces.json: `scopeSpans` is not a list"),
         (one_span("99999999999999999999999"), "startTimeUnixNano 99999999999999999999999 is not a time"),
         (one_span("-1"), "startTimeUnixNano -1 is not a time between 1970 and 9999"),
+        ("[" * 100_000 + "]" * 100_000, "traces.json: not OTLP/JSON traces: nested too deeply"),
+        (
+            '{"resourceSpans": []}\n' + "[" * 100_000 + "]" * 100_000,
+            "traces.json: line 2: not OTLP/JSON traces: nested",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: str | None, message: str) -> None:

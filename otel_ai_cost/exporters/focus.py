@@ -601,6 +601,8 @@ def _documents(text: str, source: str) -> Iterator[tuple[Any, str]]:
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":  # JSON Lines: one ExportTraceServiceRequest per line
             raise FocusError(f"{source}: line {exc.lineno}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise FocusError(f"{source}: not OTLP/JSON traces: nested too deeply") from None
     else:
         for index, document in enumerate(whole if isinstance(whole, list) else [whole]):
             yield document, source if not isinstance(whole, list) else f"{source}: item {index + 1}"
@@ -612,6 +614,8 @@ def _documents(text: str, source: str) -> Iterator[tuple[Any, str]]:
             yield json.loads(line), f"{source}: line {number}"
         except json.JSONDecodeError as exc:
             raise FocusError(f"{source}: line {number}: not JSON: {exc.msg}") from None
+        except RecursionError:
+            raise FocusError(f"{source}: line {number}: not OTLP/JSON traces: nested too deeply") from None
 
 
 def _spans(document: Any, where: str) -> Iterator[tuple[str | None, int, dict[str, Any]]]:
