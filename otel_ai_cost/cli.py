@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from otel_ai_cost.config import ConfigError, Settings
 from otel_ai_cost.pricing import Cost, OverridesError, PriceEngine, parse_overrides
-from otel_ai_cost.pricing.catalog_listing import PriceRow, catalog_rows, guess_provider
+from otel_ai_cost.pricing.catalog_listing import PriceRow, catalog_rows, guess_provider, known_provider_names
 from otel_ai_cost.usage import Operation, ServiceTier, Usage
 
 EXIT_USAGE = 2
@@ -91,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--cached-tokens", type=_count, default=0, help="of the input tokens, cache hits")
     estimate.add_argument("--requests-per-day", type=_positive, required=True)
     estimate.add_argument("--days", type=_positive, default=30.0, help="days in a month (default 30)")
-    estimate.add_argument("--compare", help="comma-separated models to compare, e.g. gpt-4o-mini,claude-haiku-4-5")
+    estimate.add_argument(
+        "--compare",
+        metavar="MODELS",
+        help="comma-separated models to compare, each MODEL or PROVIDER:MODEL, "
+        "e.g. gpt-4o-mini,aws.bedrock:anthropic.claude-3-5-haiku-20241022-v1:0",
+    )
     estimate.add_argument("--json", action="store_true", help="machine-readable output")
     _add_prices_file(estimate)
 
@@ -217,14 +222,13 @@ def _usage_from(args: argparse.Namespace, model: str, provider: str) -> Usage:
     )
 
 
-def _provider_for(engine: PriceEngine, model: str, provider: str | None) -> str:
+def _provider_for(engine: PriceEngine, model: str, provider: str | None, how: str = "pass --provider") -> str:
     if provider:
         return provider
     guessed = guess_provider(engine, model)
     if guessed is None:
         raise CliError(
-            f"cannot tell the provider of model {model!r}; pass --provider "
-            f"(try `otel-ai-cost prices list --search {model}`)"
+            f"cannot tell the provider of model {model!r}; {how} (try `otel-ai-cost prices list --search {model}`)"
         )
     return guessed
 
@@ -286,10 +290,13 @@ def _estimate(engine: PriceEngine, args: argparse.Namespace) -> int:
         raise CliError(f"--cached-tokens {args.cached_tokens} is more than --input-tokens {args.input_tokens}")
     if not args.input_tokens and not args.output_tokens:
         raise CliError("--input-tokens and --output-tokens are both 0: nothing to price")
-    models = [args.model] + [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+    known = known_provider_names(engine)
+    compared = [_split_provider(spec.strip(), known) for spec in (args.compare or "").split(",") if spec.strip()]
+    models = [args.model] + [model for _, model in compared]
     rows = []
-    for index, model in enumerate(models):
-        provider = _provider_for(engine, model, args.provider if index == 0 else None)
+    givens = [(args.provider, "pass --provider"), *((p, "write it PROVIDER:MODEL in --compare") for p, _ in compared)]
+    for model, (given, how) in zip(models, givens, strict=True):
+        provider = _provider_for(engine, model, given, how)
         usage = Usage(
             provider=provider,
             request_model=model,
@@ -311,16 +318,28 @@ def _estimate(engine: PriceEngine, args: argparse.Namespace) -> int:
         f"{_number(args.requests_per_day)} requests/day x {_number(args.days)} days, "
         f"{args.input_tokens:,} input ({args.cached_tokens:,} cached) + {args.output_tokens:,} output tokens each"
     )
-    header = f"  {'model':<36}{'per request':>14}{'per day':>14}{'per month':>14}{'vs ' + models[0]:>24}"
+    header = (
+        f"  {'provider':<18}{'model':<44}{'per request':>14}{'per day':>14}{'per month':>14}{'vs ' + models[0]:>24}"
+    )
     print(header)
     for row in rows:
         delta = row["monthly_savings_vs_first_usd"]
         versus = "" if row is rows[0] else (f"saves {_usd(delta)}" if delta >= 0 else f"costs {_usd(-delta)} more")
-        print(
-            f"  {row['model']:<36}{_usd(row['per_request_usd']):>14}{_usd(row['daily_usd']):>14}"
+        line = (
+            f"  {row['provider']:<18}{row['model']:<44}{_usd(row['per_request_usd']):>14}{_usd(row['daily_usd']):>14}"
             f"{_usd(row['monthly_usd']):>14}{versus:>24}"
         )
+        print(line.rstrip())
     return 0
+
+
+def _split_provider(spec: str, known: set[str]) -> tuple[str | None, str]:
+    """ "aws.bedrock:anthropic.claude-3-5-haiku-20241022-v1:0" -> (provider, model); model ids may
+    hold ':' themselves, so only a known provider name before the first one is taken as the provider."""
+    prefix, colon, model = spec.partition(":")
+    if colon and model.strip() and prefix.strip().lower() in known:
+        return prefix.strip().lower(), model.strip()
+    return None, spec
 
 
 def _list(engine: PriceEngine, args: argparse.Namespace) -> int:

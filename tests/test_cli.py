@@ -152,6 +152,47 @@ def test_estimate_table() -> None:
     assert "$4,650.00" in result.stdout and "saves $4,371.00" in result.stdout
 
 
+def test_estimate_compares_models_of_a_given_provider() -> None:
+    """--provider is --model's; a compared model's provider is written PROVIDER:MODEL, and a
+    Bedrock model id holds a ':' of its own."""
+    result = run(
+        *("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400"),
+        *("--requests-per-day", "100", "--json"),
+        *("--compare", "aws.bedrock:anthropic.claude-3-5-haiku-20241022-v1:0,Groq:llama-3.1-70b-versatile"),
+    )
+    assert result.returncode == 0, result.stderr
+    first, bedrock, groq = json.loads(result.stdout)
+    # gpt-4o: 1500 x 2.50 + 400 x 10 = 7750 per 1M = $0.00775 a request, x 100 x 30 = $23.25 a month
+    assert (first["provider"], first["monthly_usd"]) == ("openai", pytest.approx(23.25))
+    # Claude 3.5 Haiku on Bedrock: 1500 x 0.80 + 400 x 4 = 1200 + 1600 = 2800 per 1M = $0.0028
+    assert (bedrock["provider"], bedrock["model"]) == ("aws.bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0")
+    assert bedrock["per_request_usd"] == pytest.approx(0.0028)
+    # Groq: 1500 x 0.59 + 400 x 0.79 = 885 + 316 = 1201 per 1M = $0.001201
+    assert (groq["provider"], groq["per_request_usd"]) == ("groq", pytest.approx(0.001201))
+    helped = run("estimate", "--help")
+    assert "PROVIDER:MODEL" in helped.stdout
+
+
+def test_estimate_asks_for_a_compared_models_provider_in_compare() -> None:
+    result = run(
+        *("estimate", "--model", "gpt-4o", "--input-tokens", "1500", "--output-tokens", "400"),
+        *("--requests-per-day", "100", "--compare", "llama-3.1-70b-instruct"),
+    )
+    assert result.returncode == 2
+    assert "cannot tell the provider of model 'llama-3.1-70b-instruct'; write it PROVIDER:MODEL in --compare" in (
+        result.stderr
+    )
+
+
+def test_a_model_the_catalog_lists_but_its_patterns_miss_has_a_provider() -> None:
+    """`prices list` lists text-embedding-3-small under openai (and azure.ai.openai, which resells it)."""
+    result = run("price", "text-embedding-3-small", "--input-tokens", "1000", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # 1000 x $0.02 per 1M = $0.00002
+    assert (data["provider"], data["total_usd"]) == ("openai", pytest.approx(0.00002))
+
+
 def test_estimate_shows_a_fractional_request_rate() -> None:
     result = run(
         *("estimate", "--model", "gpt-4o", "--input-tokens", "1000000", "--output-tokens", "0"),

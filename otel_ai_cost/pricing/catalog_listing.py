@@ -122,4 +122,30 @@ def guess_provider(engine: PriceEngine, model: str) -> str | None:
         found = engine.tokens.provider_for_model(candidate)
         if found is not None:
             return provider_name(found)
-    return None
+    # genai-prices' name patterns miss some models it lists (text-embedding-3-small): look for the id.
+    listed_by = {
+        genai_provider.id
+        for genai_provider in engine.tokens.providers()
+        for info in genai_provider.models
+        if info.id.lower() in normalized
+    }
+    for maker in _MODEL_MAKERS:
+        if maker in listed_by:
+            return provider_name(maker)
+    return provider_name(listed_by.pop()) if len(listed_by) == 1 else None
+
+
+_MODEL_MAKERS = ("openai", "anthropic", "google", "mistral", "x-ai", "deepseek", "cohere", "meta")
+"""Of several providers listing a model, the one that makes it (Azure, Bedrock, resellers also list it)."""
+
+
+def known_provider_names(engine: PriceEngine) -> set[str]:
+    """Provider names the CLI accepts: built-in routes, the catalogs' providers, the overrides file's."""
+    from otel_ai_cost.providers.routing import builtin_provider_names
+
+    known = set(builtin_provider_names()) | set(names.GENAI_PRICES_PROVIDER)
+    for genai_provider in engine.tokens.providers():
+        known |= {genai_provider.id, provider_name(genai_provider.id)}
+    known |= {entry.provider for entry in engine.images.entries()}
+    known |= {own.provider for own in engine.overrides.current().entries.models}
+    return known
