@@ -313,6 +313,28 @@ def test_prices_file_may_follow_the_subcommand(args: list[str], expected: str, t
     assert "--prices-file" in helped.stdout
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--prices-file", "{path}", "price", "gpt-4o", "--input-tokens", "5"],
+        ["alerts", "budgets", "{path}"],
+        ["alerts", "grafana", "{path}"],
+    ],
+)
+def test_a_yaml_syntax_error_is_one_readable_line(args: list[str], tmp_path: Path) -> None:
+    """PyYAML's message spans lines (an excerpt of the file, a caret): joined, they read '; ; ^'."""
+    path = tmp_path / "p.yaml"
+    path.write_text("discounts:\n  - {provider: openai, percent: 5}\n bad: [\n")
+    result = run(*(arg.format(path=path) for arg in args))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"otel-ai-cost: error: {path}: not valid YAML: while parsing a block mapping; "
+        "expected <block end>, but found '<block mapping start>' (line 3, column 2)\n"
+    )
+    checked = run("prices", "check", str(path))  # the full message, excerpts and all, where it is asked for
+    assert checked.returncode == 2 and "line 3, column 2:\n     bad: [\n     ^" in checked.stderr
+
+
 def test_invalid_prices_file_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("discounts: [{provider: openai, percent: 0}]\n")
