@@ -1,6 +1,8 @@
 """`otel-ai-cost`: price a request, list and check prices, estimate a monthly bill.
 
-Errors are one line on stderr and exit code 2, never a traceback.
+Errors are one line on stderr and exit code 2, never a traceback; `prices check` alone gives
+every problem of the file on a line of its own, and warns (exit code 0) about entries that may
+never apply.
 """
 
 from __future__ import annotations
