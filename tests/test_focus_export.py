@@ -383,6 +383,41 @@ def test_settings_from_the_environment_and_the_entry_point(monkeypatch: pytest.M
     assert FocusSpanExporter().output_format == "csv"
 
 
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("focus.json", "ends in .json"),  # was made a directory of CSV files
+        ("plainfile", "is a file"),  # every write failed, and the rows were lost at shutdown
+    ],
+)
+def test_a_path_neither_a_focus_file_nor_a_directory_is_reported_at_start_up(
+    workload: Workload,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    setting: str,
+    problem: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plainfile").write_text("not the exporter's\n")
+    monkeypatch.setenv("OTEL_AI_COST_FOCUS_PATH", setting)
+    with caplog.at_level(logging.WARNING, logger="otel_ai_cost"):
+        exporter = FocusSpanExporter(clock=lambda: LATER)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"otel-ai-cost: OTEL_AI_COST_FOCUS_PATH={setting} {problem}: a file path needs a .csv, .jsonl or .parquet "
+        "suffix, or a directory; writing to ./ai-cost-focus instead"
+    ]
+    caplog.clear()
+    exporter.export(spread(workload.run()))
+    with caplog.at_level(logging.WARNING, logger="otel_ai_cost"):
+        exporter.shutdown()
+    assert [r.getMessage() for r in caplog.records if r.name == "otel_ai_cost.exporters.focus"] == []
+    written = sorted((tmp_path / "ai-cost-focus").glob("*.csv"))
+    assert sum(int(row["x_Requests"]) for file in written for row in read_csv(file)) == 6
+    assert not (tmp_path / "focus.json").exists()
+    assert (tmp_path / "plainfile").read_text() == "not the exporter's\n"
+
+
 APP = """
 import json, httpx2, openai
 from otel_ai_cost import tags

@@ -363,6 +363,25 @@ def _region(provider: str, host: str) -> str | None:
 # ---------------------------------------------------------------- writing
 
 
+_FILE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+
+
+def _path_problem(path: Path) -> str | None:
+    """Why `path` can be neither a FOCUS file (known by its suffix) nor a directory; None when it can."""
+    if path.suffix.lower() in _FILE_SUFFIXES:
+        return None
+    try:
+        if path.is_dir():
+            return None
+        if path.exists():
+            return "is a file: a file path needs a .csv, .jsonl or .parquet suffix"
+    except (OSError, ValueError):
+        return None  # reported when the rows are written
+    if path.suffix.lower() == ".json":  # a file meant, not a directory; and JSON Lines is not JSON
+        return "ends in .json: a file path needs a .csv, .jsonl or .parquet suffix"
+    return None
+
+
 def format_for(path: str | os.PathLike[str], default: str = "csv") -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     return {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix, default)
@@ -482,7 +501,16 @@ class FocusSpanExporter(SpanExporter):
             logger.error("otel-ai-cost: %s=%r is not one of %s; writing csv", ENV_FORMAT, chosen, ", ".join(FORMATS))
             chosen = ""
         self._path = Path(raw_path)
-        self._is_file = self._path.suffix.lower() in (".csv", ".jsonl", ".ndjson", ".parquet")
+        problem = _path_problem(self._path)
+        if problem:
+            where = f"FOCUS path {raw_path}" if path is not None else f"{ENV_PATH}={raw_path}"
+            if path is None and not os.environ.get(ENV_PATH):
+                where = f"the default FOCUS directory ./{raw_path}"
+            fallback = Path(DEFAULT_DIRECTORY)
+            then = f"writing to ./{fallback} instead" if fallback != self._path else "no rows can be written"
+            logger.error("otel-ai-cost: %s %s, or a directory; %s", where, problem, then)
+            self._path = fallback
+        self._is_file = self._path.suffix.lower() in _FILE_SUFFIXES
         self._format = chosen or (format_for(self._path) if self._is_file else "csv")
         if self._format == "parquet" and not parquet_available():
             logger.error("otel-ai-cost: FOCUS Parquet needs pyarrow (pip install 'otel-ai-cost[parquet]'); writing csv")
