@@ -481,8 +481,9 @@ def parquet_available() -> bool:
 class FocusSpanExporter(SpanExporter):
     """Aggregates AI request spans and writes FOCUS rows when an hour is over, on force_flush and on shutdown.
 
-    `path` (or `OTEL_AI_COST_FOCUS_PATH`) is a file, or a directory (default `./ai-cost-focus`) that
-    gets one CSV/JSON Lines file per billing month, or one Parquet file per write. A write that fails
+    `path` (or `OTEL_AI_COST_FOCUS_PATH`) is a file (.csv, .jsonl or .parquet), or a directory (default
+    `./ai-cost-focus`) that gets one CSV/JSON Lines file per billing month, or one Parquet file per write;
+    any other path is logged and `./ai-cost-focus` used instead. A write that fails
     keeps its rows for the next try and logs a warning; rows still unwritten at shutdown are logged as
     an error with their count. Never raises into the application.
     """
