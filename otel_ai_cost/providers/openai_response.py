@@ -176,8 +176,9 @@ class ResponseState:
                 self.quality if facts.image_quality in (None, "auto") and self.quality else facts.image_quality
             )
             found = found or self.images > 0
-        elif found and not usage.web_search_requests and _SEARCH_MODEL.search(usage.model or "") is not None:
-            usage.web_search_requests = 1
+        elif found and not usage.web_search_requests and "-search-" in (model := usage.model or ""):
+            if _SEARCH_MODEL.search(model) is not None:
+                usage.web_search_requests = 1
         finish = tuple(self.finish[key] for key in sorted(self.finish))
         parsed = ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
         if self.background and self.state not in _UNFINISHED:
