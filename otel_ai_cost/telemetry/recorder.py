@@ -7,6 +7,7 @@ response, with an HTTP error status, or with the exception the send raised.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -197,10 +198,24 @@ class MetricAttributes:
         return found
 
 
-class Call:
-    """One HTTP attempt to a GenAI API; finished exactly once, from any thread."""
+_forks = 0
+"""Forks this process came out of: a call belongs to the process that sent it."""
 
-    __slots__ = ("recorder", "facts", "span", "started", "_done", "_lock", "_tags", "_scopes")
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+class Call:
+    """One HTTP attempt to a GenAI API; finished exactly once, from any thread, in the process that
+    sent it (a forked child that ends the copy it holds, at exit say, finishes nothing)."""
+
+    __slots__ = ("recorder", "facts", "span", "started", "_done", "_lock", "_tags", "_scopes", "_process")
 
     def __init__(self, recorder: Recorder, facts: RequestFacts, span: Span, ctx: Context | None = None) -> None:
         self.recorder = recorder
@@ -209,6 +224,7 @@ class Call:
         self.started = time.perf_counter()
         self._done = False
         self._lock = threading.Lock()
+        self._process = _forks
         # Tags belong to the code that sent the request, not to whoever finishes reading a stream.
         self._tags = _tag_snapshot(ctx)
         self._scopes: tuple[SpendScope, ...] = active_scopes(ctx)  # the budgets and workflows it was sent in
@@ -216,6 +232,8 @@ class Call:
             self._scopes += tag_budgets_for(recorder, self._tags)
 
     def _claim(self) -> bool:
+        if self._process != _forks:
+            return False  # a forked child's copy: the span, and the request, are the parent's
         with self._lock:
             if self._done:
                 return False
