@@ -249,7 +249,7 @@ def test_a_parquet_write_cut_short_leaves_the_file_as_it_was(
     second.export(spans[3:])
     assert not second.force_flush()  # the rows are kept for the next try
     assert pq.read_table(path).to_pylist() == before
-    assert not list(tmp_path.glob(".focus.parquet*"))  # no temporary file left
+    assert not list(tmp_path.glob(".focus.parquet.*.tmp"))  # no temporary file left (the .lock file stays)
     monkeypatch.setattr(pq, "write_table", real_write)
     assert second.force_flush()
     assert sum(row["x_Requests"] for row in pq.read_table(path).to_pylist()) == 6

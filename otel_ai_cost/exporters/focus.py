@@ -21,10 +21,13 @@ import json
 import logging
 import os
 import shutil
+import stat
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +39,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_ai_cost.pricing import Commitment
 from otel_ai_cost.tags import ATTRIBUTE_PREFIX, RESERVED_DIMENSIONS
 from otel_ai_cost.telemetry import names
+
+if sys.platform != "win32":
+    import fcntl
 
 logger = logging.getLogger(__name__)
 
@@ -436,12 +442,39 @@ def write_rows(rows: Sequence[Row], path: Path, output_format: str, *, append: b
 
 _parquet_locks: dict[Path, threading.Lock] = {}
 _parquet_locks_lock = threading.Lock()
+_unlocked_paths: set[Path] = set()
+
+
+@contextmanager
+def _exclusive(path: Path, flags: int) -> Iterator[int]:
+    """`path` opened with `flags` and, when it is a regular file, flock-ed: the processes of this host
+    writing the same file wait for each other. Where flock is missing or fails (another OS, some
+    network filesystems) the file is used unlocked, as before, and that is logged once."""
+    fd = os.open(path, flags, 0o666)
+    locked = False
+    try:
+        if sys.platform != "win32" and stat.S_ISREG(os.fstat(fd).st_mode):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                locked = True
+            except OSError as exc:
+                if path not in _unlocked_paths:
+                    _unlocked_paths.add(path)
+                    logger.warning("otel-ai-cost: cannot lock %s; other processes may write it too: %r", path, exc)
+        yield fd
+    finally:
+        if locked:
+            # Explicitly: a process forked meanwhile holds a copy of fd, and closing ours would not unlock.
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _write_parquet(rows: Sequence[Row], path: Path, *, append: bool) -> None:
     """A regular file (through any symlink to it) is replaced by a temporary file renamed over it, so
-    that a write cut short leaves it as it was; one write at a time per file in this process. Anything
-    else (a pipe, /dev/stdout) is written in place."""
+    that a write cut short leaves it as it was; one write at a time per file: in this process, and with
+    `append` in every process of the host (flock on `.NAME.lock` next to it), so that no process
+    renames its file over rows another has just added. Anything else (a pipe, /dev/stdout) is written
+    in place."""
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
     import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
@@ -457,7 +490,9 @@ def _write_parquet(rows: Sequence[Row], path: Path, *, append: bool) -> None:
     target = path.resolve()
     with _parquet_locks_lock:
         lock = _parquet_locks.setdefault(target, threading.Lock())
-    with lock:
+    # The lock file is left in place: one removed while a process waits on it would lock nothing.
+    sidecar = target.with_name(f".{target.name}.lock")
+    with lock, _exclusive(sidecar, os.O_RDWR | os.O_CREAT) if append else nullcontext():
         if append and target.exists():
             table = pa.concat_tables([pq.read_table(target).cast(table.schema), table])
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
@@ -572,8 +607,10 @@ class FocusSpanExporter(SpanExporter):
         rows, self._pending = self._pending, []
         unwritten = rows
         try:
+            # A Parquet file keeps its earlier rows; a directory's Parquet files are new at each write.
+            append = self._is_file or self._format != "parquet"
             for target, group in self._targets(rows):
-                write_rows(group, target, self._format, append=True)  # a Parquet file keeps its earlier rows
+                write_rows(group, target, self._format, append=append)
                 written = {id(row) for row in group}
                 unwritten = [row for row in unwritten if id(row) not in written]
         except Exception as exc:

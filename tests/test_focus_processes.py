@@ -1,0 +1,126 @@
+"""The FOCUS span exporter in several processes: forked workers writing one file, and a fork while a
+thread of the parent is writing. Real processes (os.fork) and real files; where two processes must
+overlap, one of them pauses inside its write (in pyarrow or csv, not in our code) until the test has
+let the other one write."""
+
+from __future__ import annotations
+
+import csv
+import os
+import select
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from focus_testkit import (
+    Workload,
+    workload_fixture,  # noqa: F401
+)
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_ai_cost.exporters.focus import FocusSpanExporter
+
+REQUESTS = 5
+"""Billable requests in the workload's spans (one more is an HTTP 429)."""
+
+
+def fork(body: Callable[[], bool]) -> int:
+    """Runs `body` in a child process, which exits 0 when it returns True."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if body() else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    return pid
+
+
+def exit_code(pid: int, timeout: float) -> int | None:
+    """The child's exit code; None when it is still running after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
+
+
+def wait(pid: int, timeout: float) -> int | None:
+    """The child's exit code; None (and the child killed) when it has not exited within `timeout` s."""
+    code = exit_code(pid, timeout)
+    if code is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return code
+
+
+def readable(fd: int, timeout: float) -> bool:
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
+def flush_to(path: Path, spans: list[ReadableSpan]) -> Callable[[], bool]:
+    def body() -> bool:
+        exporter = FocusSpanExporter(path)
+        exporter.export(spans)
+        return exporter.force_flush()
+
+    return body
+
+
+def overlap(module: Any, name: str, first: Callable[[], bool], second: Callable[[], bool]) -> None:
+    """Runs `first` in a child that pauses right after its first call of module.name; while it is
+    paused, runs `second` in another child and gives it up to 2 s (it may have to wait for the first);
+    then lets the first go on. Both must succeed."""
+    paused_r, paused_w = os.pipe()
+    go_r, go_w = os.pipe()
+
+    def pausing() -> bool:
+        real = getattr(module, name)
+
+        def pause(*args: Any, **kwargs: Any) -> Any:
+            setattr(module, name, real)
+            result = real(*args, **kwargs)
+            os.write(paused_w, b"p")
+            os.read(go_r, 1)
+            return result
+
+        setattr(module, name, pause)
+        return first()
+
+    one = fork(pausing)
+    try:
+        assert readable(paused_r, 10), f"the first process never called {name}"
+        two = fork(second)
+        second_code = exit_code(two, 2)
+    finally:
+        os.write(go_w, b"g")
+        for fd in (paused_r, paused_w, go_r, go_w):
+            os.close(fd)
+    assert wait(one, 10) == 0
+    assert (second_code if second_code is not None else wait(two, 10)) == 0
+
+
+def requests_in(path: Path) -> int:
+    if path.suffix == ".parquet":
+        return sum(pq.read_table(path).column("x_Requests").to_pylist())
+    with path.open(encoding="utf-8", newline="") as file:
+        return sum(int(row["x_Requests"]) for row in csv.DictReader(file))
+
+
+def test_processes_writing_one_parquet_file_lose_no_rows(workload: Workload, tmp_path: Path) -> None:
+    """Each write reads the file, adds its rows and renames a new file over it: a second process
+    must not read the file while the first is between its read and its rename."""
+    path = tmp_path / "focus.parquet"
+    spans = workload.run()
+    assert flush_to(path, spans)()  # the file both processes will read
+    overlap(pq, "read_table", flush_to(path, spans), flush_to(path, spans))
+    assert requests_in(path) == 3 * REQUESTS
