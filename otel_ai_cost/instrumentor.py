@@ -17,7 +17,6 @@ import wrapt
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             semconv_histograms=settings.semconv_metrics,
             estimate_stream_usage=settings.estimate_stream_usage,
         )
-        state = {"recorder": recorder, "endpoints": endpoints}
+        state: dict[str, Any] = {"recorder": recorder, "endpoints": endpoints, "hooks": []}
         AICostInstrumentor._active = state
         for name in HTTP_LIBRARIES:
             if name in sys.modules:
@@ -101,15 +100,28 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrapt.register_post_import_hook(functools.partial(_wrap_aiohttp, state=state), "aiohttp")
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        installed = AICostInstrumentor._active.get("hooks", ())
         AICostInstrumentor._active = {}
+        from otel_ai_cost.transports.common import live_hooks, take_out
+
         for name in HTTP_LIBRARIES:
             module = sys.modules.get(name)
-            if module is not None:
-                unwrap(module.Client, "send")
-                unwrap(module.AsyncClient, "send")
+            if module is not None and "otel_ai_cost.transports.httpx_send" in sys.modules:
+                from otel_ai_cost.transports.httpx_send import SendHooks
+
+                hooks = live_hooks(module.Client.__dict__.get("send"), SendHooks) or live_hooks(
+                    module.AsyncClient.__dict__.get("send"), SendHooks
+                )
+                if hooks is not None:
+                    take_out(hooks, module.Client, "send")
+                    take_out(hooks, module.AsyncClient, "send")
         requests_module = sys.modules.get("requests")
-        if requests_module is not None:
-            unwrap(requests_module.Session, "send")
+        if requests_module is not None and "otel_ai_cost.transports.requests_send" in sys.modules:
+            from otel_ai_cost.transports.requests_send import RequestsHooks
+
+            requests_hooks = live_hooks(requests_module.Session.__dict__.get("send"), RequestsHooks)
+            if requests_hooks is not None:
+                take_out(requests_hooks, requests_module.Session, "send")
         botocore_client = sys.modules.get("botocore.client")
         if botocore_client is not None:
             from otel_ai_cost.transports import botocore_send
@@ -120,6 +132,8 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             from otel_ai_cost.transports import aiohttp_send
 
             aiohttp_send.uninstall(aiohttp_module)
+        for hooks in installed:  # also those another instrumentation's plain function hides from `take_out`
+            hooks.enabled = False
 
 
 def _wrap(module: Any, state: dict[str, Any]) -> None:
@@ -127,13 +141,15 @@ def _wrap(module: Any, state: dict[str, Any]) -> None:
     if AICostInstrumentor._active is not state:
         return
     try:
+        from otel_ai_cost.transports.common import live_hooks
         from otel_ai_cost.transports.httpx_send import SendHooks
 
-        if _wrapped_by(module.Client.__dict__.get("send"), SendHooks):
+        if live_hooks(module.Client.__dict__.get("send"), SendHooks) is not None:
             return
         hooks = SendHooks(module, state["recorder"], state["endpoints"])
         wrapt.wrap_function_wrapper(module, "Client.send", hooks.send)
         wrapt.wrap_function_wrapper(module, "AsyncClient.send", hooks.send_async)
+        state["hooks"].append(hooks)
     except Exception:
         logger.exception("otel-ai-cost: could not instrument %s", getattr(module, "__name__", module))
 
@@ -143,12 +159,14 @@ def _wrap_requests(module: Any, state: dict[str, Any]) -> None:
     if AICostInstrumentor._active is not state:
         return
     try:
+        from otel_ai_cost.transports.common import live_hooks
         from otel_ai_cost.transports.requests_send import RequestsHooks
 
-        if _wrapped_by(module.Session.__dict__.get("send"), RequestsHooks):
+        if live_hooks(module.Session.__dict__.get("send"), RequestsHooks) is not None:
             return
         hooks = RequestsHooks(state["recorder"], state["endpoints"])
         wrapt.wrap_function_wrapper(module, "Session.send", hooks.send)
+        state["hooks"].append(hooks)
     except Exception:
         logger.exception("otel-ai-cost: could not instrument requests")
 
@@ -160,7 +178,7 @@ def _wrap_botocore(module: Any, state: dict[str, Any]) -> None:
     try:
         from otel_ai_cost.transports import botocore_send
 
-        botocore_send.install(module, state["recorder"])
+        state["hooks"].append(botocore_send.install(module, state["recorder"]))
     except Exception:
         logger.exception("otel-ai-cost: could not instrument botocore")
 
@@ -172,17 +190,6 @@ def _wrap_aiohttp(module: Any, state: dict[str, Any]) -> None:
     try:
         from otel_ai_cost.transports import aiohttp_send
 
-        aiohttp_send.install(module, state["recorder"], state["endpoints"])
+        state["hooks"].append(aiohttp_send.install(module, state["recorder"], state["endpoints"]))
     except Exception:
         logger.exception("otel-ai-cost: could not instrument aiohttp")
-
-
-def _wrapped_by(function: object, hooks_type: type) -> bool:
-    """`function` (a class's `send` as stored) is, or wraps, a wrapt wrapper bound to a `hooks_type`.
-
-    Checked by what the wrapper calls, not by its proxy class: wrapt 2's wrappers are not instances
-    of `wrapt.ObjectProxy`, and another instrumentation may have wrapped ours.
-    """
-    from otel_ai_cost.transports.common import wrapper_owners
-
-    return any(isinstance(owner, hooks_type) for owner in wrapper_owners(function))

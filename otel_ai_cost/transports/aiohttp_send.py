@@ -47,7 +47,7 @@ from otel_ai_cost.transports.common import (
     live_hooks,
     no_usage,
     send_in_call_async,
-    wrapper_owners,
+    take_out,
 )
 
 __all__ = ["AiohttpHooks", "install", "uninstall"]
@@ -308,13 +308,14 @@ _PATCHES = (
 """(class in the aiohttp package, its method, the hook wrapping it)."""
 
 
-def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None) -> None:
-    """Wrap aiohttp's methods (module is `aiohttp`), once."""
-    if live_hooks(module.ClientSession.__dict__.get("_request"), AiohttpHooks) is not None:
-        return
-    hooks = AiohttpHooks(recorder, endpoints)
-    for class_name, method, hook in _PATCHES:
-        wrapt.wrap_function_wrapper(getattr(module, class_name), method, getattr(hooks, hook))
+def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None) -> AiohttpHooks:
+    """Wrap aiohttp's methods (module is `aiohttp`), once; the hooks in force."""
+    hooks = live_hooks(module.ClientSession.__dict__.get("_request"), AiohttpHooks)
+    if hooks is None:
+        hooks = AiohttpHooks(recorder, endpoints)
+        for class_name, method, hook in _PATCHES:
+            wrapt.wrap_function_wrapper(getattr(module, class_name), method, getattr(hooks, hook))
+    return hooks
 
 
 def uninstall(module: ModuleType) -> None:
@@ -322,9 +323,5 @@ def uninstall(module: ModuleType) -> None:
     hooks = live_hooks(module.ClientSession.__dict__.get("_request"), AiohttpHooks)
     if hooks is None:
         return
-    hooks.enabled = False
     for class_name, method, _ in _PATCHES:
-        owner = getattr(module, class_name)
-        function = owner.__dict__.get(method)
-        if next(wrapper_owners(function), None) is hooks:
-            setattr(owner, method, function.__wrapped__)
+        take_out(hooks, getattr(module, class_name), method)

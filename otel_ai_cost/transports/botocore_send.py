@@ -33,29 +33,26 @@ from otel_ai_cost.transports.common import (
     no_usage,
     send_in_call,
     steps_aside,
-    wrapper_owners,
+    take_out,
 )
 
 SERVICE = "bedrock-runtime"
 
 
-def install(module: ModuleType, recorder: Recorder) -> None:
-    """Wrap `module.BaseClient._make_api_call` (module is `botocore.client`), once."""
-    if live_hooks(module.BaseClient.__dict__.get("_make_api_call"), BotocoreHooks) is not None:
-        return
-    wrapt.wrap_function_wrapper(module, "BaseClient._make_api_call", BotocoreHooks(recorder).make_api_call)
+def install(module: ModuleType, recorder: Recorder) -> BotocoreHooks:
+    """Wrap `module.BaseClient._make_api_call` (module is `botocore.client`), once; the hooks in force."""
+    hooks = live_hooks(module.BaseClient.__dict__.get("_make_api_call"), BotocoreHooks)
+    if hooks is None:
+        hooks = BotocoreHooks(recorder)
+        wrapt.wrap_function_wrapper(module, "BaseClient._make_api_call", hooks.make_api_call)
+    return hooks
 
 
 def uninstall(module: ModuleType) -> None:
     """Restore the original method; if another instrumentation wrapped ours since, switch ours off instead."""
-    method = module.BaseClient.__dict__.get("_make_api_call")
-    hooks = live_hooks(method, BotocoreHooks)
-    if hooks is None:
-        return
-    if next(wrapper_owners(method), None) is hooks:
-        module.BaseClient._make_api_call = method.__wrapped__
-    else:
-        hooks.enabled = False
+    hooks = live_hooks(module.BaseClient.__dict__.get("_make_api_call"), BotocoreHooks)
+    if hooks is not None:
+        take_out(hooks, module.BaseClient, "_make_api_call")
 
 
 class BotocoreHooks:

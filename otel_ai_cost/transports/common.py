@@ -244,6 +244,16 @@ def live_hooks(method: object, hooks_type: type[HooksT]) -> HooksT | None:
     return None
 
 
+def take_out(hooks: Any, owner: type, *methods: str) -> None:
+    """Switch our `hooks` off and restore each of `owner`'s `methods` they wrap outermost; a method
+    another instrumentation wrapped since keeps ours in its chain, switched off."""
+    hooks.enabled = False
+    for method in methods:
+        function = owner.__dict__.get(method)
+        if function is not None and next(wrapper_owners(function), None) is hooks:
+            setattr(owner, method, function.__wrapped__)
+
+
 def no_usage(facts: RequestFacts) -> ParsedResponse:
     """What the request alone says, for a response we could not read."""
     return ParsedResponse(facts.usage(), usage_found=False)

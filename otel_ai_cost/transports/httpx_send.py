@@ -42,6 +42,8 @@ class SendHooks:
         self.router = Router(endpoints)
         self.sync_tee = _sync_tee_class(module.SyncByteStream)
         self.async_tee = _async_tee_class(module.AsyncByteStream)
+        self.enabled = True
+        """Off once uninstrumented while another instrumentation's wrapper keeps ours in the chain."""
 
     def send(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         begun = self._begin(args, kwargs)
@@ -65,7 +67,7 @@ class SendHooks:
 
     def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Call, WireProtocol] | None:
         request = args[0] if args else kwargs.get("request")
-        if request is None:
+        if request is None or not self.enabled:
             return None
         return begin_call(self.recorder, self.router, request, _outgoing, _request_body)
 

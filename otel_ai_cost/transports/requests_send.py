@@ -45,6 +45,8 @@ class RequestsHooks:
     def __init__(self, recorder: Recorder, endpoints: Mapping[str, str] | None) -> None:
         self.recorder = recorder
         self.router = Router(endpoints)
+        self.enabled = True
+        """Off once uninstrumented while another instrumentation's wrapper keeps ours in the chain."""
 
     def send(self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         begun = self._begin(args, kwargs)
@@ -57,7 +59,7 @@ class RequestsHooks:
 
     def _begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Call, WireProtocol] | None:
         request = args[0] if args else kwargs.get("request")
-        if request is None:
+        if request is None or not self.enabled:
             return None
         return begin_call(self.recorder, self.router, request, _outgoing, _request_body)
 

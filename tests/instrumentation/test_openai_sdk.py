@@ -329,6 +329,44 @@ def test_uninstrument_restores_send(telemetry: Telemetry) -> None:
     AICostInstrumentor().instrument()  # so the fixture's uninstrument has something to undo
 
 
+def test_uninstrument_under_a_later_plain_function_wrapper_and_instrument_again(telemetry: Telemetry) -> None:
+    """Another instrumentation replaced `Client.send` by a plain function calling ours (no wrapt, no
+    `__wrapped__`): ours cannot be unwrapped from under it, so it is switched off; instrumenting
+    again records to the new providers, once."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_ai_cost import AICostInstrumentor, PriceEngine
+
+    original = httpx2.Client.__dict__["send"].__wrapped__
+    async_original = httpx2.AsyncClient.__dict__["send"].__wrapped__
+    ours = httpx2.Client.send
+
+    def their_send(self: httpx2.Client, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
+        return ours(self, request, **kwargs)  # type: ignore[no-any-return]
+
+    httpx2.Client.send = their_send  # type: ignore[method-assign]
+    try:
+        AICostInstrumentor().uninstrument()
+        ask(client(handler()))
+        assert telemetry.finished() == []
+
+        spans = InMemorySpanExporter()
+        second = TracerProvider()
+        second.add_span_processor(SimpleSpanProcessor(spans))
+        AICostInstrumentor().instrument(tracer_provider=second, price_engine=PriceEngine())
+        ask(client(handler()))
+        assert telemetry.finished() == []
+        costs = [(span.attributes or {})["gen_ai.usage.cost.amount"] for span in spans.get_finished_spans()]
+        assert costs == [pytest.approx(CHAT_COST)]
+    finally:
+        AICostInstrumentor().uninstrument()
+        assert httpx2.AsyncClient.__dict__["send"] is async_original  # restored where ours was outermost
+        httpx2.Client.send = original  # type: ignore[method-assign]
+        AICostInstrumentor().instrument(tracer_provider=telemetry.tracer_provider)  # for the fixture to undo
+
+
 def test_tags_baggage_is_not_sent_to_the_provider(telemetry: Telemetry) -> None:
     from opentelemetry import baggage, context
     from opentelemetry.baggage.propagation import W3CBaggagePropagator

@@ -23,6 +23,9 @@ import httpx
 import pytest
 import requests
 import wrapt
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otel_testkit import serving
 
 from otel_ai_cost import AICostInstrumentor, BudgetExceeded, PriceEngine, budget, tags
@@ -435,6 +438,41 @@ def test_a_request_seen_by_httpx_and_requests_is_counted_once(base: str, telemet
     attributes = telemetry.one_span().attributes or {}
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(GROQ_COST)
     assert telemetry.total("gen_ai.client.cost") == pytest.approx(GROQ_COST)
+
+
+def test_uninstrument_under_a_later_plain_function_wrapper_and_instrument_again(
+    base: str, telemetry: Telemetry
+) -> None:
+    """opentelemetry-instrumentation-requests replaces `Session.send` with a plain function calling
+    the one it found (ours): ours cannot be unwrapped from under it, so it is switched off, and
+    instrumenting again records to the new providers, once."""
+    ours = requests.Session.send  # as the other instrumentation takes it: bound through the class
+
+    def instrumented_send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        return ours(self, request, **kwargs)
+
+    requests.Session.send = instrumented_send  # type: ignore[method-assign]
+    try:
+        AICostInstrumentor().uninstrument()
+        assert requests.Session.__dict__["send"] is instrumented_send  # the other wrapper stays in place
+        requests.post(f"{base}/openai/v1/chat/completions", json=CHAT)
+        assert telemetry.finished() == []
+
+        spans = InMemorySpanExporter()
+        second = TracerProvider()
+        second.add_span_processor(SimpleSpanProcessor(spans))
+        AICostInstrumentor().instrument(tracer_provider=second, price_engine=PriceEngine())
+        requests.post(f"{base}/openai/v1/chat/completions", json=CHAT)
+        assert telemetry.finished() == []
+        assert [span.attributes["gen_ai.usage.cost.amount"] for span in spans.get_finished_spans()] == [
+            pytest.approx(GROQ_COST)
+        ]
+    finally:
+        AICostInstrumentor().uninstrument()
+        requests.Session.send = requests.Session.__dict__["send"]  # type: ignore[method-assign]
+        while isinstance(requests.Session.__dict__["send"], wrapt.FunctionWrapper):
+            requests.Session.send = requests.Session.__dict__["send"].__wrapped__  # type: ignore[method-assign]
+        AICostInstrumentor().instrument(tracer_provider=telemetry.tracer_provider)  # for the fixture to undo
 
 
 def test_instrument_twice_wraps_once_and_uninstrument_restores_session_send(base: str, telemetry: Telemetry) -> None:
