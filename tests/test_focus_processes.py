@@ -6,9 +6,11 @@ let the other one write."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 import select
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -16,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from focus_testkit import (
     Workload,
     workload_fixture,  # noqa: F401
 )
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_ai_cost.exporters.focus import FocusSpanExporter
+from otel_ai_cost.exporters.focus import FocusSpanExporter, write_rows
 
 REQUESTS = 5
 """Billable requests in the workload's spans (one more is an HTTP 429)."""
@@ -123,4 +126,67 @@ def test_processes_writing_one_parquet_file_lose_no_rows(workload: Workload, tmp
     spans = workload.run()
     assert flush_to(path, spans)()  # the file both processes will read
     overlap(pq, "read_table", flush_to(path, spans), flush_to(path, spans))
+    assert requests_in(path) == 3 * REQUESTS
+
+
+def test_a_child_forked_while_a_thread_of_its_parent_flushes_exits_at_once(workload: Workload, tmp_path: Path) -> None:
+    """The child has only the thread that forked: a lock another thread held at the fork is never
+    released in it, and its shutdown (at exit, from the TracerProvider) must not wait for one."""
+    fifo = tmp_path / "focus.csv"
+    os.mkfifo(fifo)  # a write to it blocks, holding the exporter's lock, until the test reads
+    exporter = FocusSpanExporter(fifo)
+    exporter.export(workload.run())
+    flusher = threading.Thread(target=exporter.force_flush)
+    flusher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not exporter._lock.locked() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert exporter._lock.locked()
+
+        def shut_down() -> bool:
+            exporter.shutdown()
+            return True
+
+        child = fork(shut_down)
+        code = wait(child, 5)
+    finally:
+        written = fifo.read_text(encoding="utf-8")  # lets the flusher go on
+        flusher.join(10)
+    assert code == 0, "the child hung in its exporter's shutdown"
+    assert sum(int(row["x_Requests"]) for row in csv.DictReader(io.StringIO(written))) == REQUESTS
+
+
+def test_a_child_forked_while_a_thread_of_its_parent_writes_a_parquet_file_can_write_it(
+    workload: Workload, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "focus.parquet"
+    spans = workload.run()
+    assert flush_to(path, spans)()
+    rows = pq.read_table(path).to_pylist()
+    real_read = pq.read_table
+    reading, go = threading.Event(), threading.Event()
+
+    def read_then_wait(*args: Any, **kwargs: Any) -> Any:
+        table = real_read(*args, **kwargs)
+        reading.set()
+        go.wait(10)
+        return table
+
+    monkeypatch.setattr(pq, "read_table", read_then_wait)
+    writer = threading.Thread(target=write_rows, args=(rows, path, "parquet"), kwargs={"append": True})
+    writer.start()
+    try:
+        assert reading.wait(10)
+
+        def write() -> bool:
+            pq.read_table = real_read
+            write_rows(rows, path, "parquet", append=True)
+            return True
+
+        child = fork(write)  # it waits for the parent's writer, then writes
+    finally:
+        go.set()
+        writer.join(10)
+    assert wait(child, 5) == 0, "the child hung on a lock the parent's writer held at the fork"
     assert requests_in(path) == 3 * REQUESTS

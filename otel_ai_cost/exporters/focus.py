@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -443,6 +444,7 @@ def write_rows(rows: Sequence[Row], path: Path, output_format: str, *, append: b
 _parquet_locks: dict[Path, threading.Lock] = {}
 _parquet_locks_lock = threading.Lock()
 _unlocked_paths: set[Path] = set()
+_open_fds: set[int] = set()
 
 
 @contextmanager
@@ -451,6 +453,7 @@ def _exclusive(path: Path, flags: int) -> Iterator[int]:
     writing the same file wait for each other. Where flock is missing or fails (another OS, some
     network filesystems) the file is used unlocked, as before, and that is logged once."""
     fd = os.open(path, flags, 0o666)
+    _open_fds.add(fd)
     locked = False
     try:
         if sys.platform != "win32" and stat.S_ISREG(os.fstat(fd).st_mode):
@@ -466,6 +469,7 @@ def _exclusive(path: Path, flags: int) -> Iterator[int]:
         if locked:
             # Explicitly: a process forked meanwhile holds a copy of fd, and closing ours would not unlock.
             fcntl.flock(fd, fcntl.LOCK_UN)
+        _open_fds.discard(fd)
         os.close(fd)
 
 
@@ -506,11 +510,33 @@ def _write_parquet(rows: Sequence[Row], path: Path, *, append: bool) -> None:
             temporary.unlink(missing_ok=True)
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: a lock that another thread held at the fork
+    would stay held in it for ever, so each lock is made anew."""
+    global _parquet_locks_lock
+    _parquet_locks_lock = threading.Lock()
+    _parquet_locks.clear()
+    # The files another thread was writing: closed, not unlocked (that would unlock the parent's flock).
+    for fd in list(_open_fds):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _open_fds.clear()
+    for exporter in list(_exporters):
+        exporter._after_fork_in_child()
+
+
 def parquet_available() -> bool:
     return importlib.util.find_spec("pyarrow") is not None
 
 
 # ---------------------------------------------------------------- the span exporter
+
+
+_exporters: weakref.WeakSet[FocusSpanExporter] = weakref.WeakSet()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class FocusSpanExporter(SpanExporter):
@@ -560,6 +586,7 @@ class FocusSpanExporter(SpanExporter):
         self._writes = 0
         self._shut_down = False
         self._warned: set[str] = set()
+        _exporters.add(self)
 
     @property
     def path(self) -> Path:
@@ -602,6 +629,9 @@ class FocusSpanExporter(SpanExporter):
                 "otel-ai-cost: %d FOCUS row(s) could not be written to %s and are lost", len(self._pending), self._path
             )
         self._shut_down = True
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
     def _write_pending(self) -> bool:
         rows, self._pending = self._pending, []
