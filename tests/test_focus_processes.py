@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from focus_testkit import (
     Workload,
+    at,
     workload_fixture,  # noqa: F401
 )
 from opentelemetry.sdk.trace import ReadableSpan
@@ -29,6 +31,10 @@ from otel_ai_cost.exporters.focus import FocusSpanExporter, write_rows
 
 REQUESTS = 5
 """Billable requests in the workload's spans (one more is an HTTP 429)."""
+
+
+def ns(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
 def fork(body: Callable[[], bool]) -> int:
@@ -190,3 +196,19 @@ def test_a_child_forked_while_a_thread_of_its_parent_writes_a_parquet_file_can_w
         writer.join(10)
     assert wait(child, 5) == 0, "the child hung on a lock the parent's writer held at the fork"
     assert requests_in(path) == 3 * REQUESTS
+
+
+def test_a_forked_child_writes_its_own_rows_and_not_its_parents(workload: Workload, tmp_path: Path) -> None:
+    path = tmp_path / "focus.csv"
+    spans = [at(span, ns("2026-05-10T14:10:00")) for span in workload.run()]
+    exporter = FocusSpanExporter(path, clock=lambda: ns("2026-05-10T14:20:00") / 1e9)  # the hour is open
+    exporter.export(spans)  # rows the parent writes at its shutdown
+
+    def serve_and_exit() -> bool:
+        exporter.export(spans[:2])  # 2 requests of the child's own
+        exporter.shutdown()
+        return True
+
+    assert wait(fork(serve_and_exit), 10) == 0
+    exporter.shutdown()
+    assert requests_in(path) == REQUESTS + 2

@@ -632,6 +632,9 @@ class FocusSpanExporter(SpanExporter):
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        # The rows aggregated so far are the parent's to write; written here too, they would count twice.
+        self._aggregator = FocusAggregator(self._aggregator.billing_account_id)
+        self._pending = []
 
     def _write_pending(self) -> bool:
         rows, self._pending = self._pending, []
