@@ -212,3 +212,14 @@ def test_a_forked_child_writes_its_own_rows_and_not_its_parents(workload: Worklo
     assert wait(fork(serve_and_exit), 10) == 0
     exporter.shutdown()
     assert requests_in(path) == REQUESTS + 2
+
+
+def test_processes_appending_to_one_csv_file_write_one_header(workload: Workload, tmp_path: Path) -> None:
+    """Whether to write the header is decided by looking at the file: a second process must not look
+    while the first has seen an empty file and not yet written its header."""
+    path = tmp_path / "focus.csv"
+    spans = workload.run()
+    overlap(csv, "writer", flush_to(path, spans), flush_to(path, spans))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [number for number, line in enumerate(lines) if line.startswith("BilledCost,")] == [0]
+    assert requests_in(path) == 2 * REQUESTS

@@ -431,14 +431,18 @@ def parquet_table(rows: Sequence[Row]) -> Any:
 def write_rows(rows: Sequence[Row], path: Path, output_format: str, *, append: bool) -> None:
     """Write rows to one file; CSV and JSON Lines are appended to when `append` (header only in a new
     file). A Parquet file cannot be appended to: with `append` it is rewritten with the rows it held
-    first (read back as columns, not kept in memory between writes)."""
+    first (read back as columns, not kept in memory between writes). A regular file is flock-ed
+    while it is written, so processes of one host can share it."""
     if output_format == "parquet":
         _write_parquet(rows, path, append=append)
         return
-    new_file = not append or not path.exists() or path.stat().st_size == 0
-    text = render_csv(rows, header=new_file) if output_format == "csv" else render_jsonl(rows)
-    with path.open("w" if not append else "a", encoding="utf-8", newline="") as out:
-        out.write(text)
+    with _exclusive(path, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)) as fd:
+        # Under the lock: of two processes appending to a new file, only the first writes a header.
+        new_file = not append or os.fstat(fd).st_size == 0
+        text = render_csv(rows, header=new_file) if output_format == "csv" else render_jsonl(rows)
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
 
 
 _parquet_locks: dict[Path, threading.Lock] = {}
