@@ -9,6 +9,7 @@ import gc
 import json
 import threading
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -20,7 +21,10 @@ import requests
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from otel_testkit import serving
 from robustkit import Instrumented
+
+from otel_ai_cost import AICostInstrumentor, PriceEngine
 
 CHUNKS = [
     {"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {}}]},
@@ -120,9 +124,40 @@ def test_an_api_key_in_the_url_stays_out_of_the_status_httpx(instrumented: Instr
         client.post(GEMINI_URL, json={"contents": [{"parts": [{"text": "hi"}]}]})
     assert GEMINI_KEY in str(raised.value)  # what the status would have said
     (span,) = instrumented.spans.get_finished_spans()
-    description = span.status.description or ""
-    assert GEMINI_KEY not in description
-    assert "generateContent?[redacted]" in description and "400 Bad Request" in description
+    assert (span.attributes or {})["error.type"] == "HTTPStatusError"
+    assert not span.status.description  # an exception's message is not exported
+
+
+@pytest.mark.parametrize("key_end", ["\n", " ", "\r\n"])
+def test_an_api_key_read_with_its_line_end_stays_out_of_the_status(
+    instrumented: Instrumented, key_end: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key read from a secret file keeps its newline; h11, under httpx's real transport, refuses
+    the header and its error quotes the whole value: `Illegal header value b'Bearer sk-...\\n'`."""
+    key = "sk-proj-CANARY0123456789abcdefghijklmnopqrstuvwxyz"
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Answer)) as server:
+        base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        monkeypatch.setenv("OTEL_AI_COST_ENDPOINTS", f"{base}=openai:openai")
+        AICostInstrumentor().uninstrument()
+        AICostInstrumentor().instrument(tracer_provider=instrumented.tracer_provider, price_engine=PriceEngine())
+        client = openai.OpenAI(api_key=key + key_end, base_url=base, max_retries=0)
+        with pytest.raises(openai.APIConnectionError) as raised:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert key in str(raised.value.__cause__)  # what the status would have said
+    (span,) = instrumented.spans.get_finished_spans()
+    assert (span.attributes or {})["error.type"] == "LocalProtocolError"
+    assert key not in (span.status.description or "")
 
 
 def test_an_api_key_in_the_url_stays_out_of_the_status_requests(instrumented: Instrumented) -> None:
