@@ -243,7 +243,10 @@ class Call:
     def finish(self, parsed: ParsedResponse, description: str | None = None) -> None:
         """The response was read; a stream that ended in an error (event or exception) is failed with
         its usage kept."""
-        self._complete(parsed.usage, parsed, parsed.error_type, description or parsed.error_type)
+        error_type = parsed.error_type
+        if error_type is not None and exported_name(error_type) is None:
+            error_type = OTHER_ERROR  # named by the body (an error event's type, a header)
+        self._complete(parsed.usage, parsed, error_type, description or error_type)
 
     def fail(self, error_type: str, description: str | None = None) -> None:
         """An HTTP error status or an exception: no cost, `error.type` set."""
@@ -284,6 +287,8 @@ class Call:
         facts = self.facts
         duration = time.perf_counter() - self.started
         tags = recorder.tag_policy.resolve(self._tags)
+        if usage.response_model is not None and exported_name(usage.response_model) is None:
+            usage.response_model = None  # priced and labelled as the model asked for
 
         request_model = facts.request_model or facts.deployment
         if facts.retrieval:  # a fetched background response: the model it ran is all there is to say
@@ -388,17 +393,30 @@ def _estimate(usage: Usage, facts: RequestFacts, parsed: ParsedResponse) -> None
     usage.estimated = True
 
 
+OTHER_ERROR = "_OTHER"
+"""`error.type` of an error a response body named with something that is no name (semconv's fallback)."""
+
+
+def exported_name(value: str) -> str | None:
+    """`value`, a name a response body gave (a model, an id, a finish reason, an error type), if it
+    looks like one: printable ASCII without spaces. Else None: a body may put anything there, a
+    prompt included, and it would go to spans, metric labels, logs and billing rows."""
+    return value if value.isascii() and value.isprintable() and " " not in value else None
+
+
 def _set_response_ids(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:
     if usage.response_model:
         attributes[names.RESPONSE_MODEL] = usage.response_model
-    if parsed.response_id:
+    if parsed.response_id and exported_name(parsed.response_id) is not None:
         attributes[names.RESPONSE_ID] = parsed.response_id
 
 
 def _set_response_attributes(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:
     _set_response_ids(attributes, usage, parsed)
     if parsed.finish_reasons:
-        attributes[names.FINISH_REASONS] = list(parsed.finish_reasons)
+        finish_reasons = [reason for reason in parsed.finish_reasons if exported_name(reason) is not None]
+        if finish_reasons:
+            attributes[names.FINISH_REASONS] = finish_reasons
     if parsed.usage_found or usage.estimated:
         attributes[names.INPUT_TOKENS] = usage.input_tokens
         attributes[names.OUTPUT_TOKENS] = usage.output_tokens
