@@ -43,6 +43,7 @@ a request to any other host costs one dict lookup.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -321,11 +322,11 @@ def parse_endpoint_map(text: str) -> dict[str, str]:
         url, equals, value = entry.rpartition("=")
         url, value = url.strip(), value.strip()
         if not equals or not url:
-            raise ValueError(f"{ENV_VAR}: entry {entry!r} is not URL=PROTOCOL (protocols: {_names()})")
+            raise ValueError(f"{ENV_VAR}: entry {_shown(entry)!r} is not URL=PROTOCOL (protocols: {_names()})")
         try:
             parse_endpoint(url, value)
         except ValueError as exc:
-            raise ValueError(f"{ENV_VAR}: entry {entry!r}: {exc}") from None
+            raise ValueError(f"{ENV_VAR}: entry {_shown(url) + '=' + value!r}: {exc}") from None
         endpoints[url] = value
     return endpoints
 
@@ -352,10 +353,10 @@ def parse_endpoint(url: str, value: str) -> Endpoint:
         parts = urlsplit(stripped if scheme else "//" + stripped)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"URL {url!r} is not valid: {exc}") from None
+        raise ValueError(f"URL {_shown(url)!r} is not valid: {exc}") from None
     host = (parts.hostname or "").rstrip(".")
     if not host or parts.query or parts.fragment or parts.username is not None:
-        raise ValueError(f"URL {url!r} must be [scheme://]host[:port][/path] with no query or credentials")
+        raise ValueError(f"URL {_shown(url)!r} must be [scheme://]host[:port][/path] with no query or credentials")
     if port is not None and scheme and port == (443 if scheme == "https" else 80):
         port = None  # the scheme's default port: the transport may or may not write it
     elif port in (80, 443) and not scheme:
@@ -385,3 +386,13 @@ def _split_host(host: str) -> tuple[str, int | None]:
 
 def _names() -> str:
     return ", ".join(PROTOCOLS)
+
+
+def _shown(url: str) -> str:
+    """`url` for an error message, without what may be a secret: user info, query, fragment."""
+    url = _USER_INFO.sub("***@", url)
+    cut = min((at for at in (url.find("?"), url.find("#")) if at >= 0), default=-1)
+    return url if cut < 0 else url[:cut] + "?***"
+
+
+_USER_INFO = re.compile(r"(?<=://)[^/@\s]*@|^[^/@:\s]*:[^/@\s]*@")

@@ -160,6 +160,23 @@ def test_parse_endpoint_map_names_the_bad_entry(text: str, named: str) -> None:
     assert named in message and "gw.corp/anthropic" not in message
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://svc:sk-CANARY-key@gw.corp/v1=openai",
+        "svc:sk-CANARY-key@gw.corp/v1=openai",
+        "https://gw.corp/v1?key=AIzaCANARY=gemini",
+        "https://gw.corp/v1#CANARY=openai",
+        "https://svc:sk-CANARY-key@gw.corp:99999/v1=openai",  # not valid for its port, before its user info
+    ],
+)
+def test_a_refused_entry_is_named_without_its_secrets(text: str) -> None:
+    """The message is logged (to stderr by default): the credentials that made the entry invalid stay out."""
+    with pytest.raises(ValueError) as raised:
+        parse_endpoint_map(text)
+    assert "CANARY" not in str(raised.value) and "gw.corp" in str(raised.value)
+
+
 def test_parse_endpoint_details() -> None:
     assert parse_endpoint("https://gw.corp:443/openai/", "OpenAI").port is None
     endpoint = parse_endpoint("HTTP://GW.Corp:8080/openai/", "openai:vllm")
