@@ -399,9 +399,12 @@ OTHER_ERROR = "_OTHER"
 
 def exported_name(value: str) -> str | None:
     """`value`, a name a response body gave (a model, an id, a finish reason, an error type), if it
-    looks like one: printable ASCII without spaces. Else None: a body may put anything there, a
-    prompt included, and it would go to spans, metric labels, logs and billing rows."""
-    return value if value.isascii() and value.isprintable() and " " not in value else None
+    looks like one: at most 256 printable ASCII characters without spaces. Else None: a body may
+    put anything there, a prompt included, and it would go to spans, metric labels, logs and billing
+    rows."""
+    if len(value) <= 256 and value.isascii() and value.isprintable() and " " not in value:
+        return value
+    return None
 
 
 def _set_response_ids(attributes: dict[str, Any], usage: Usage, parsed: ParsedResponse) -> None:

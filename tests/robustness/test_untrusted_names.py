@@ -87,3 +87,13 @@ def test_an_error_event_naming_its_type_with_a_prompt_is_other(instrumented: Ins
     (span,) = instrumented.spans.get_finished_spans()
     assert (span.attributes or {})["error.type"] == "_OTHER"
     assert not any(CANARY in str(value) for value in exported_values(instrumented))
+
+
+def test_names_are_exported_at_most_256_characters_long(instrumented: Instrumented) -> None:
+    completion = {**COMPLETION, "model": "gpt-4o-mini-" + "x" * 300, "id": "chatcmpl-" + "y" * 300}
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=completion))
+    client = openai.OpenAI(api_key="sk-test", max_retries=0, http_client=httpx2.Client(transport=transport))
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    attributes = dict(instrumented.spans.get_finished_spans()[0].attributes or {})
+    assert all(len(str(value)) <= 256 for value in attributes.values())
+    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(COST)
