@@ -96,4 +96,4 @@ def test_names_are_exported_at_most_256_characters_long(instrumented: Instrument
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     attributes = dict(instrumented.spans.get_finished_spans()[0].attributes or {})
     assert all(len(str(value)) <= 256 for value in attributes.values())
-    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(COST)
+    assert len(str(attributes["gen_ai.response.model"])) == 256  # cut by the parser, then a name (unpriced)
