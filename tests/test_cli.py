@@ -193,6 +193,18 @@ def test_a_model_the_catalog_lists_but_its_patterns_miss_has_a_provider() -> Non
     assert (data["provider"], data["total_usd"]) == ("openai", pytest.approx(0.00002))
 
 
+@pytest.mark.parametrize(
+    "model", ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-5-haiku-20241022-v1:0"]
+)
+def test_a_bedrock_model_id_is_guessed_as_bedrock(model: str) -> None:
+    """Its name matches the maker's patterns (anthropic), which price no such id: Bedrock does."""
+    result = run("price", model, "--input-tokens", "1000", "--output-tokens", "100", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # claude-3-5-haiku on Bedrock (regional): input 0.80, output 4 USD per 1M: 1000 x 0.8 + 100 x 4 = 1200 per 1M
+    assert (data["provider"], data["total_usd"]) == ("aws.bedrock", pytest.approx(0.0012))
+
+
 def test_estimate_shows_a_fractional_request_rate() -> None:
     result = run(
         *("estimate", "--model", "gpt-4o", "--input-tokens", "1000000", "--output-tokens", "0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -118,10 +119,16 @@ def guess_provider(engine: PriceEngine, model: str) -> str | None:
     for table_entry in engine.images.entries():
         if normalized & {table_entry.model.lower(), *(a.lower() for a in table_entry.aliases)}:
             return table_entry.provider
+    by_pattern = None
     for candidate in names.candidates(model):
         found = engine.tokens.provider_for_model(candidate)
         if found is not None:
-            return provider_name(found)
+            by_pattern = provider_name(found)
+            if not isinstance(engine.tokens.lookup(by_pattern, model), str):
+                return by_pattern
+            break  # the name looks like the maker's, but it prices no such model (a Bedrock id)
+    if _BEDROCK_ID.match(model) and not isinstance(engine.tokens.lookup("aws.bedrock", model), str):
+        return "aws.bedrock"
     # genai-prices' name patterns miss some models it lists (text-embedding-3-small): look for the id.
     listed_by = {
         genai_provider.id
@@ -132,8 +139,14 @@ def guess_provider(engine: PriceEngine, model: str) -> str | None:
     for maker in _MODEL_MAKERS:
         if maker in listed_by:
             return provider_name(maker)
-    return provider_name(listed_by.pop()) if len(listed_by) == 1 else None
+    if len(listed_by) == 1:
+        return provider_name(listed_by.pop())
+    return by_pattern
 
+
+_BEDROCK_ID = re.compile(r"^(?:[a-z]{2,6}\.)?[a-z0-9-]+\.[a-z0-9.-]+:\d+$")
+"""A Bedrock model id: vendor, name, version (`anthropic.claude-3-5-haiku-20241022-v1:0`), maybe behind a
+cross-region prefix (`us.`)."""
 
 _MODEL_MAKERS = ("openai", "anthropic", "google", "mistral", "x-ai", "deepseek", "cohere", "meta")
 """Of several providers listing a model, the one that makes it (Azure, Bedrock, resellers also list it)."""
