@@ -71,10 +71,15 @@ def _settings_from_env() -> Settings:
     errors: list[ConfigError] = []
     settings = Settings.from_env(errors=errors)
     for error in errors:
-        if str(error) not in _reported_settings:
-            _reported_settings.add(str(error))
-            logging.getLogger(__name__).error("otel-ai-cost: %s; using its default", error)
+        _report_setting(f"{error}; using its default")
     return settings
+
+
+def _report_setting(problem: str) -> None:
+    """Log a problem with a setting, once per process."""
+    if problem not in _reported_settings:
+        _reported_settings.add(problem)
+        logging.getLogger(__name__).error("otel-ai-cost: %s", problem)
 
 
 def price(usage: Usage) -> Cost:

@@ -49,7 +49,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger.exception("otel-ai-cost: could not instrument; AI requests will not be priced")
 
     def _instrument_or_raise(self, **kwargs: Any) -> None:
-        from otel_ai_cost import _settings_from_env, default_engine
+        from otel_ai_cost import _report_setting, _settings_from_env, default_engine
         from otel_ai_cost.config import Settings
         from otel_ai_cost.providers.routing import parse_endpoint_map
         from otel_ai_cost.tags import TagPolicy
@@ -59,7 +59,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         try:
             endpoints = parse_endpoint_map(settings.endpoints) if settings.endpoints else None
         except ValueError as exc:
-            logger.error("otel-ai-cost: %s; ignoring it", exc)  # exc names the variable
+            _report_setting(f"{exc}; ignoring it")  # exc names the variable
             endpoints = None
 
         tracer_provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
@@ -69,7 +69,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         try:
             policy = TagPolicy.from_settings(settings, resource_attributes=getattr(resource, "attributes", None))
         except ValueError as exc:
-            logger.error("otel-ai-cost: %s; ignoring OTEL_AI_COST_DEFAULT_TAGS", exc)
+            _report_setting(f"{exc}; ignoring OTEL_AI_COST_DEFAULT_TAGS")
             policy = TagPolicy.from_settings(Settings(required_tags=settings.required_tags))
         recorder = Recorder(
             tracer,

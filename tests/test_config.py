@@ -104,3 +104,13 @@ def test_each_bad_setting_is_logged_once() -> None:
     assert result.stderr.count("OTEL_AI_COST_PRICES_RELOAD_SECONDS='abc' is not a number") == 1, result.stderr
     assert result.stderr.count("OTEL_AI_COST_ENDPOINTS") == 1, result.stderr
     assert "entry 'garbage' is not URL=PROTOCOL" in result.stderr
+
+
+def test_a_bad_setting_is_not_logged_again_when_instrumenting_again() -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_AI_COST_")}
+    env.update(OTEL_AI_COST_ENDPOINTS="garbage", OTEL_AI_COST_DEFAULT_TAGS="team")
+    cycles = PROBE + "AICostInstrumentor().uninstrument()\nAICostInstrumentor().instrument()\n" * 2
+    result = subprocess.run([sys.executable, "-c", cycles], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("OTEL_AI_COST_ENDPOINTS") == 1, result.stderr
+    assert result.stderr.count("ignoring OTEL_AI_COST_DEFAULT_TAGS") == 1, result.stderr
