@@ -193,8 +193,23 @@ class _Sink:
         self.call.finish(parsed)
 
     def failed(self, exc: BaseException) -> None:
+        """Reading raised (a stream's exception event, the connection lost): the call fails, with the
+        usage the events read had reported (an Anthropic body's `message_start` gives its input)."""
+        if self.done_already:
+            return
         self.done_already = True
-        self.call.fail(*_error(exc))
+        error_type, description = _error(exc)
+        parsed = None
+        if self.stream_parser is not None and not self.broken:
+            try:
+                parsed = self.stream_parser.finish()
+            except Exception as parse_error:
+                self.recorder.internal_error("botocore parse", parse_error)
+        if parsed is not None and parsed.usage_found:
+            parsed.error_type = error_type
+            self.call.finish(parsed, description)
+        else:
+            self.call.fail(error_type, description)
 
 
 class TeeEventStream(wrapt.ObjectProxy[Any]):

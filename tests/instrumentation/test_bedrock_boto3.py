@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from eventstream_testkit import chunk_event, event, exception_event
+from opentelemetry.trace import StatusCode
 from otel_testkit import serving
 
 from otel_ai_cost import BudgetExceeded, budget, tags
@@ -289,6 +290,28 @@ def test_invoke_model_with_response_stream_anthropic(client: Any, server: FakeBe
     assert attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
     # 1500 x 3.00 + 300 x 15.00 = 4500 + 4500 = 9000 per 1M (global endpoint price)
     assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(0.009, rel=1e-9)
+
+
+def test_a_stream_error_after_message_start_keeps_the_input_read(
+    client: Any, server: FakeBedrock, telemetry: Telemetry
+) -> None:
+    """As over HTTP: the input Anthropic reported at `message_start` was billed, whatever came after."""
+    start = fixture("bedrock_anthropic_stream.jsonl").splitlines()[0]
+    server.stream(
+        [chunk_event(start), exception_event("modelStreamErrorException", "The model stopped.")],
+        **{"X-Amzn-Bedrock-Content-Type": "application/json"},
+    )
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 400, "messages": []})
+    response = client.invoke_model_with_response_stream(modelId=SONNET_45_GLOBAL, body=body)
+    with pytest.raises(EventStreamError):
+        list(response["body"])
+    span = telemetry.one_span()
+    attributes = span.attributes or {}
+    assert attributes["error.type"] == "modelStreamErrorException"
+    assert span.status.status_code == StatusCode.ERROR
+    # message_start said input 1500, output 1; the global endpoint's price, input 3.00 and output 15.00
+    # per 1M: 1500 x 3.00 + 1 x 15.00 = 4500 + 15 = 4515 per 1M
+    assert attributes["gen_ai.usage.cost.amount"] == pytest.approx(0.004515)
 
 
 def test_throttling_is_an_error_span_without_cost(client: Any, server: FakeBedrock, telemetry: Telemetry) -> None:
