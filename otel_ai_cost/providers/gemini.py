@@ -25,7 +25,10 @@ image and video input not served from it (promptTokensDetails minus cacheTokensD
 audio, image and video output (candidatesTokensDetails): each priced at the model's rate for that
 modality where the catalog has one (e.g. gemini-embedding-2's video input), else at the text rate.
 In a stream every chunk may carry usageMetadata and the last one is cumulative: the latest value
-of each count wins. Embedding token counts come from `usageMetadata` (Vertex AI `embedContent`) or
+of each count wins. A chunk over the SSE reader's cap (one carrying an image's base64, which often
+carries the final usage too) is read from the head and tail the reader keeps: its last
+`usageMetadata`, finish reasons, grounding, `modelVersion` and `responseId` (see `sse`).
+Embedding token counts come from `usageMetadata` (Vertex AI `embedContent`) or
 the per-embedding `statistics` (Vertex AI `batchEmbedContents` and `predict`); the Gemini API's
 embedding responses carry no usage. Imagen images are counted in `predictions` (those with image
 bytes or a Cloud Storage URI; a filtered image is not billed), else taken from the request.
@@ -49,6 +52,7 @@ from urllib.parse import unquote
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
+from otel_ai_cost.providers.openai_stream import _last_object
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
 from otel_ai_cost.usage import Operation, ServiceTier
 
@@ -81,6 +85,10 @@ _SNIFF_KEYS = (b'"usageMetadata"', b'"finishReason"', b'"modelVersion"', b'"resp
 """A stream chunk is parsed only if it has one of these keys (inside a JSON string a quote is
 escaped, so text that mentions them does not match)."""
 _DECODER = json.JSONDecoder()
+_LAST_STRINGS = {
+    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"') for key in ("modelVersion", "responseId")
+}
+_FINISH = re.compile(rb'"finishReason"\s*:\s*"([^"\\]{1,256})"(?:\s*,\s*"index"\s*:\s*([0-9]{1,2})\b)?')
 
 
 def model_and_method(path: str) -> tuple[str | None, str] | None:
@@ -159,9 +167,11 @@ class GeminiStreamParser(SSEStreamParser):
         return parsed
 
     def _event(self, event: SSEEvent) -> None:
-        if event.truncated:
-            return
         raw = event.data
+        if event.truncated:
+            self._response.update(_salvage(raw))
+            self._content_events += 1
+            return
         if not any(key in raw for key in _SNIFF_KEYS):
             self._content_events += 1
             return
@@ -170,6 +180,28 @@ class GeminiStreamParser(SSEStreamParser):
             self._response.update(data)
             if "candidates" in data:
                 self._content_events += 1
+
+
+def _salvage(raw: bytes) -> dict[str, Any]:
+    """The chunk an event too large to keep whole was, as far as its head and tail tell: the base64
+    of an image sits in the content, and the finish reason, grounding and usage follow it."""
+    chunk: dict[str, Any] = {}
+    for key, pattern in _LAST_STRINGS.items():
+        found = pattern.findall(raw)
+        if found:
+            chunk[key] = found[-1].decode("utf-8", "replace")
+    usage = _last_object(raw, '"usageMetadata"')
+    if usage is not None:
+        chunk["usageMetadata"] = usage
+    candidates: list[dict[str, Any]] = [
+        {"finishReason": reason.decode("utf-8", "replace"), "index": int(index) if index else None}
+        for reason, index in _FINISH.findall(raw)
+    ]
+    grounding = _last_object(raw, '"groundingMetadata"')
+    if grounding is not None:
+        candidates.append({"groundingMetadata": grounding})
+    chunk["candidates"] = candidates
+    return chunk
 
 
 def _imagen_request(provider: str, model: str, body: bytes) -> RequestFacts:

@@ -14,6 +14,7 @@ Imagen (USD per image): imagen-4.0-generate-001 0.04, imagen-3.0-generate-002 0.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,8 +82,8 @@ def stream_body(model: str) -> bytes:
 
 
 class Chunked(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    def __init__(self, body: bytes) -> None:
-        self.pieces = [body[i : i + 13] for i in range(0, len(body), 13)]
+    def __init__(self, body: bytes, size: int = 13) -> None:
+        self.pieces = [body[i : i + size] for i in range(0, len(body), size)]
 
     def __iter__(self) -> Any:
         yield from self.pieces
@@ -99,6 +100,8 @@ class FakeGoogle:
         self.paths: list[str] = []
         self.usage: dict[str, Any] = THINKING_USAGE
         self.grounding: dict[str, Any] | None = None
+        self.stream: bytes | None = None
+        """The body of `streamGenerateContent`, when not `stream_body(model)`."""
 
     def __call__(self, request: Any) -> httpx2.Response:
         path = request.url.path
@@ -113,7 +116,8 @@ class FakeGoogle:
         if method == "streamGenerateContent":
             assert request.url.params.get("alt") == "sse"
             headers = {"content-type": "text/event-stream"}
-            return httpx2.Response(200, stream=Chunked(stream_body(model)), headers=headers)
+            body = stream_body(model) if self.stream is None else self.stream
+            return httpx2.Response(200, stream=Chunked(body, 13 if self.stream is None else 65536), headers=headers)
         if method == "countTokens":
             return httpx2.Response(200, json={"totalTokens": 1000})
         if method == "batchEmbedContents":  # the Gemini API: no usage in the response
@@ -204,6 +208,63 @@ def test_stream(telemetry: Telemetry) -> None:
     attrs = attributes(telemetry)
     assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (50, 120)
     assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(STREAM_COST)
+
+
+def sse(*chunks: dict[str, Any]) -> bytes:
+    return b"".join(b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n" for chunk in chunks)
+
+
+IMAGE_USAGE = {
+    "promptTokenCount": 20,
+    "candidatesTokenCount": 1300,
+    "totalTokenCount": 1320,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 20}],
+    "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}, {"modality": "TEXT", "tokenCount": 10}],
+}
+# gemini-2.5-flash-image: input 0.30, text output 2.50, image output 30 per 1M
+# 20 x 0.30 + 10 x 2.50 + 1290 x 30 = 6 + 25 + 38700 = 38731 per 1M
+IMAGE_STREAM_COST = 0.038731
+
+
+@pytest.mark.parametrize("text_first", [True, False])
+def test_image_stream_with_the_usage_in_the_chunk_of_the_image(telemetry: Telemetry, text_first: bool) -> None:
+    """The chunk with the image (~1.4 MB of base64, more than an SSE event kept whole) carries the
+    finish reason and the final usage."""
+    image = base64.b64encode(bytes(range(256)) * 4096).decode()
+    chunks = [
+        {
+            "candidates": [{"content": {"parts": [{"text": "Here is your cat."}], "role": "model"}, "index": 0}],
+            "usageMetadata": {"promptTokenCount": 20, "totalTokenCount": 20},
+            "modelVersion": "gemini-2.5-flash-image",
+            "responseId": "r-img",
+        },
+        {
+            "candidates": [
+                {
+                    "content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": image}}], "role": "model"},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": IMAGE_USAGE,
+            "modelVersion": "gemini-2.5-flash-image",
+            "responseId": "r-img",
+        },
+    ]
+    fake = FakeGoogle()
+    fake.stream = sse(*chunks[0 if text_first else 1 :])
+    config = types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"])
+    stream = gemini_client(fake).models.generate_content_stream(
+        model="gemini-2.5-flash-image", contents="draw a cat", config=config
+    )
+    last = list(stream)[-1]
+    assert last.candidates and last.candidates[0].content and last.candidates[0].content.parts
+    assert last.candidates[0].content.parts[0].inline_data is not None
+    attrs = attributes(telemetry)
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (20, 1300)
+    assert (attrs["gen_ai.response.id"], attrs["gen_ai.response.finish_reasons"]) == ("r-img", ("STOP",))
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(IMAGE_STREAM_COST)
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(IMAGE_STREAM_COST)
 
 
 def test_count_tokens_makes_no_span(telemetry: Telemetry) -> None:

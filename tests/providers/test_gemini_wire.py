@@ -7,6 +7,7 @@ toolUsePromptTokenCount is input.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -393,3 +394,91 @@ def test_random_bytes_never_raise(body: bytes, path: str) -> None:
     sane(GEMINI.parse_response(facts, body))
     for chunks in list(chunkings(body))[:3]:
         sane(parse_stream(GEMINI.stream_parser(facts), chunks))
+
+
+IMAGE_MODEL = "gemini-3-pro-image-preview"
+IMAGE_BASE64 = base64.b64encode(bytes(range(256)) * 4096).decode()  # 1 MiB of bytes, ~1.4 MB of base64
+IMAGE_USAGE = {
+    "promptTokenCount": 20,
+    "candidatesTokenCount": 1300,
+    "totalTokenCount": 1320,
+    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 20}],
+    "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}, {"modality": "TEXT", "tokenCount": 10}],
+}
+IMAGE_CHUNKS = [
+    {
+        "candidates": [{"content": {"parts": [{"text": "Here is your cat."}], "role": "model"}, "index": 0}],
+        "usageMetadata": {"promptTokenCount": 20, "totalTokenCount": 20},
+        "modelVersion": IMAGE_MODEL,
+        "responseId": "r-img",
+    },
+    {
+        "candidates": [
+            {
+                "content": {
+                    "parts": [{"inlineData": {"mimeType": "image/png", "data": IMAGE_BASE64}}],
+                    "role": "model",
+                },
+                "finishReason": "STOP",
+                "index": 0,
+                "groundingMetadata": {"webSearchQueries": ["cat breeds", "tabby cat"]},
+            }
+        ],
+        "usageMetadata": IMAGE_USAGE,
+        "modelVersion": IMAGE_MODEL,
+        "responseId": "r-img",
+    },
+]
+
+
+def test_a_chunk_over_the_event_cap_is_read_from_its_head_and_tail() -> None:
+    """An image's base64 makes its chunk larger than the SSE reader keeps whole (1 MiB); the usage,
+    finish reason, grounding, model and id that chunk carries after the image are still read."""
+    facts = generate_facts(GEMINI, f"/v1beta/models/{IMAGE_MODEL}:streamGenerateContent?alt=sse")
+    stream = b"".join(b"data: " + json.dumps(chunk).encode() + b"\r\n\r\n" for chunk in IMAGE_CHUNKS)
+    assert len(stream) > 1 << 20
+
+    parsed = parse_stream(GEMINI.stream_parser(facts), [stream])
+
+    expected = ParsedResponse(
+        usage=Usage(
+            provider="gcp.gemini",
+            operation="generate_content",
+            request_model=IMAGE_MODEL,
+            response_model=IMAGE_MODEL,
+            input_tokens=20,
+            output_tokens=1300,
+            output_image_tokens=1290,
+            web_search_requests=2,  # Gemini 3 bills each search query
+        ),
+        response_id="r-img",
+        finish_reasons=("STOP",),
+    )
+    assert parsed == expected
+    assert parsed.content_events == 2
+    for size in (13_000, 65_536):
+        chunks = [stream[i : i + size] for i in range(0, len(stream), size)]
+        assert parse_stream(GEMINI.stream_parser(facts), chunks) == expected, size
+    assert GEMINI.parse_response(facts, stream) == expected  # an SSE body read whole
+    # without alt=sse, one JSON array read whole: no cap on an item
+    assert GEMINI.parse_response(facts, json.dumps(IMAGE_CHUNKS).encode()) == expected
+
+
+def test_a_cut_off_chunk_over_the_cap_with_the_index_of_its_finish_reasons() -> None:
+    facts = generate_facts(GEMINI, f"/v1beta/models/{IMAGE_MODEL}:streamGenerateContent?alt=sse")
+    image = {"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": IMAGE_BASE64}}]}}
+    text = {"content": {"parts": [{"text": "Only one image."}]}}
+    chunk = {
+        "candidates": [
+            {**text, "finishReason": "STOP", "index": 1},
+            {**image, "finishReason": "MAX_TOKENS", "index": 0},
+        ],
+        "usageMetadata": IMAGE_USAGE,
+    }
+    parsed = parse_stream(GEMINI.stream_parser(facts), [b"data: " + json.dumps(chunk).encode() + b"\n\n"])
+    assert parsed.finish_reasons == ("MAX_TOKENS", "STOP")  # in the order of their index
+    assert (parsed.usage.output_tokens, parsed.usage.output_image_tokens) == (1300, 1290)
+    assert (parsed.usage.response_model, parsed.response_id) == (None, None)
+    # the stream cut off in the image: what the head says, no usage
+    cut = parse_stream(GEMINI.stream_parser(facts), [b"data: " + json.dumps(chunk).encode()[:1_200_000]])
+    assert (cut.usage_found, cut.finish_reasons) == (False, ("STOP",))
