@@ -27,7 +27,9 @@ modality where the catalog has one (e.g. gemini-embedding-2's video input), else
 In a stream every chunk may carry usageMetadata and the last one is cumulative: the latest value
 of each count wins. A chunk over the SSE reader's cap (one carrying an image's base64, which often
 carries the final usage too) is read from the head and tail the reader keeps: its last
-`usageMetadata`, finish reasons, grounding, `modelVersion` and `responseId` (see `sse`).
+`usageMetadata`, finish reasons, grounding, `modelVersion` and `responseId` (see `sse`). A chunk
+that is an `{"error": {...}}` (a 503 UNAVAILABLE after some chunks) sets `ParsedResponse.error_type`
+to its `status` (else its `code`): the call is recorded as failed, with the usage read before it.
 Embedding token counts come from `usageMetadata` (Vertex AI `embedContent`) or
 the per-embedding `statistics` (Vertex AI `batchEmbedContents` and `predict`); the Gemini API's
 embedding responses carry no usage. Imagen images are counted in `predictions` (those with image
@@ -51,6 +53,7 @@ from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text, tokens
+from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.openai_stream import _last_object
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
@@ -258,6 +261,7 @@ class _Response:
         "embedding_tokens",
         "traffic",
         "search_queries",
+        "error_type",
     )
 
     def __init__(self, facts: RequestFacts) -> None:
@@ -273,6 +277,8 @@ class _Response:
         """Vertex AI's `trafficType`."""
         self.search_queries = 0
         """Google Search queries a candidate was grounded with (the most of any candidate)."""
+        self.error_type: str | None = None
+        """A stream's error chunk (`{"error": {"code": 503, "status": "UNAVAILABLE"}}`)."""
 
     def update(self, data: dict[str, Any]) -> None:
         model = text(data.get("modelVersion"))
@@ -293,6 +299,9 @@ class _Response:
         embeddings = data.get("embeddings")
         if isinstance(embeddings, list):
             self._add_embedding_tokens(obj(item) for item in embeddings[:_MAX_ITEMS])
+        error = data.get("error")
+        if error is not None and self.facts.stream:  # a whole response's error comes with an HTTP error status
+            self.error_type = _error_type(error)
 
     def _candidates(self, candidates: list[Any]) -> None:
         for position, candidate in enumerate(candidates[:_MAX_CANDIDATES]):
@@ -391,7 +400,21 @@ class _Response:
             usage.image_count = self.images
             found = True
         finish = tuple(self.finish[index] for index in sorted(self.finish))
-        return ParsedResponse(usage=usage, response_id=self.response_id, finish_reasons=finish, usage_found=found)
+        return ParsedResponse(
+            usage=usage,
+            response_id=self.response_id,
+            finish_reasons=finish,
+            usage_found=found,
+            error_type=self.error_type,
+        )
+
+
+def _error_type(error: object) -> str:
+    """The error's `status` (UNAVAILABLE, RESOURCE_EXHAUSTED), else its HTTP `code`."""
+    if not isinstance(error, dict):
+        return UNKNOWN_STREAM_ERROR
+    code = error.get("code")
+    return text(error.get("status")) or (str(code) if type(code) is int else UNKNOWN_STREAM_ERROR)
 
 
 def _uncached(counts: dict[str, int], modality: str) -> int:

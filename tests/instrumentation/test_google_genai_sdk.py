@@ -267,6 +267,32 @@ def test_image_stream_with_the_usage_in_the_chunk_of_the_image(telemetry: Teleme
     assert telemetry.total("gen_ai.client.cost") == pytest.approx(IMAGE_STREAM_COST)
 
 
+def test_an_error_chunk_fails_the_stream_with_the_usage_read_before_it(telemetry: Telemetry) -> None:
+    usage = {"promptTokenCount": 10000, "candidatesTokenCount": 30, "totalTokenCount": 10030}
+    chunks = [
+        {
+            **generate_response("gemini-2.5-flash", usage, f"part {i} "),
+            "candidates": [{"content": {"parts": [{"text": f"part {i} "}], "role": "model"}, "index": 0}],
+        }
+        for i in range(3)
+    ]
+    error = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+    fake = FakeGoogle()
+    fake.stream = sse(*chunks, error)
+    with pytest.raises(genai.errors.ServerError) as raised:
+        for _ in gemini_client(fake).models.generate_content_stream(model="gemini-2.5-flash", contents="write"):
+            pass
+    assert raised.value.code == 503
+    span = telemetry.one_span()
+    attrs = attributes(telemetry)
+    assert span.status.status_code.name == "ERROR"
+    assert attrs["error.type"] == "UNAVAILABLE"
+    # what was read is billed: 10000 x $0.30/1M + 30 x $2.50/1M = 3000 + 75 = 3075 per 1M
+    assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(0.003075)
+    assert telemetry.total("gen_ai.client.cost") == pytest.approx(0.003075)
+    assert telemetry.total("ai.cost.requests", **{"error.type": "UNAVAILABLE"}) == 1
+
+
 def test_count_tokens_makes_no_span(telemetry: Telemetry) -> None:
     fake = FakeGoogle()
     assert gemini_client(fake).models.count_tokens(model="gemini-2.5-flash", contents="x").total_tokens == 1000

@@ -482,3 +482,42 @@ def test_a_cut_off_chunk_over_the_cap_with_the_index_of_its_finish_reasons() -> 
     # the stream cut off in the image: what the head says, no usage
     cut = parse_stream(GEMINI.stream_parser(facts), [b"data: " + json.dumps(chunk).encode()[:1_200_000]])
     assert (cut.usage_found, cut.finish_reasons) == (False, ("STOP",))
+
+
+ERROR_CHUNK = b'data: {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}\r\n\r\n'
+
+
+@pytest.mark.parametrize(
+    ("error", "error_type"),
+    [
+        (ERROR_CHUNK, "UNAVAILABLE"),
+        (b'data: {"error": {"code": 500, "message": "Internal error encountered."}}\n\n', "500"),
+        (b'data: {"error": "overloaded"}\n\n', "stream_error"),
+    ],
+    ids=["status", "code", "no_object"],
+)
+def test_an_error_chunk_fails_the_stream_with_the_usage_read_before_it(error: bytes, error_type: str) -> None:
+    facts = generate_facts(GEMINI, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
+    stream = fixture("gemini_stream.sse")
+    head = stream[: stream.index(b'"finishReason"')]
+    head = head[: head.rindex(b"\n\n") + 2]  # the chunks before the last one, which carries the finish reason
+
+    parsed = parse_stream(GEMINI.stream_parser(facts), [head + error])
+
+    assert parsed.error_type == error_type
+    assert parsed.usage_found and parsed.usage.input_tokens > 0
+    assert parsed.finish_reasons == ()
+    assert GEMINI.parse_response(facts, head + error).error_type == error_type
+    assert parse_stream(GEMINI.stream_parser(facts), [stream]).error_type is None
+
+
+def test_an_error_item_fails_a_json_array_stream() -> None:
+    path = f"{VERTEX_PREFIX}/gemini-2.0-flash-lite-001:streamGenerateContent"
+    facts = generate_facts(VERTEX, path, VERTEX_HOST)
+    items = json.loads(fixture("gemini_stream_array.json"))
+    error = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+
+    parsed = VERTEX.parse_response(facts, json.dumps([*items, error]).encode())
+
+    assert (parsed.error_type, parsed.usage.input_tokens, parsed.usage.output_tokens) == ("UNAVAILABLE", 9, 12)
+    assert VERTEX.parse_response(facts, json.dumps(items).encode()).error_type is None
