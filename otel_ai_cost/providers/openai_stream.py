@@ -24,7 +24,7 @@ from dataclasses import fields
 from typing import Any
 
 from otel_ai_cost.providers import _json
-from otel_ai_cost.providers._json import obj
+from otel_ai_cost.providers._json import obj, text
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.openai_response import ResponseState, add_tokens
 from otel_ai_cost.providers.sse import MAX_EVENT_BYTES, SSEEvent, SSEStreamParser
@@ -36,10 +36,12 @@ _USAGE_EVENTS = _FINAL_RESPONSE_EVENTS | _IMAGE_DONE_EVENTS
 _META_ATTEMPTS = 3
 """Chunks parsed for the model and id before giving up (Azure's first chunk has neither)."""
 
-_WORTH_PARSING = re.compile(rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*")')
-"""Chunks worth parsing: a usage object, or a finish reason that is not null (one search per
-content delta). Keys inside JSON strings are escaped, \\", so content that mentions them does not
-match."""
+_WORTH_PARSING = re.compile(rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*"|error"\s*:\s*\{)')
+"""Chunks worth parsing: a usage object, a finish reason that is not null, or an error object (one
+search per content delta). Keys inside JSON strings are escaped, \\", so content that mentions them
+does not match."""
+STREAM_ERROR = "stream_error"
+"""error.type of an error chunk whose error names no type or code."""
 _OBJECT_VALUE = re.compile(rb"\s*:\s*\{")
 _OBJECT_VALUE_TEXT = re.compile(r"\s*:\s*\{", re.ASCII)
 _USAGE_TRIES = 4
@@ -77,6 +79,8 @@ class OpenAIStreamParser(SSEStreamParser):
         """The result's usages added up (and emptied) once an image event's came: a stream may hold any
         number, so they are summed as they come, not kept."""
         self._summed_found = False
+        self._error_type: str | None = None
+        """An error chunk's (`data: {"error": {...}}`, the server failing mid-stream): the call failed."""
 
     def feed(self, chunk: bytes) -> None:
         if self._one_choice and not (self._closed or self._typed_stream):
@@ -159,6 +163,7 @@ class OpenAIStreamParser(SSEStreamParser):
                 setattr(usage, name, getattr(summed, name))
             parsed.usage_found = parsed.usage_found or self._summed_found
         parsed.content_events = self._content_events
+        parsed.error_type = self._error_type
         return parsed
 
     def _event(self, event: SSEEvent) -> None:
@@ -206,6 +211,10 @@ class OpenAIStreamParser(SSEStreamParser):
             self._typed_stream = True
             self._meta_attempts = 0
             self._typed(kind, data)
+            return
+        error = obj(data.get("error"))
+        if error is not None:
+            self._error_type = text(error.get("type")) or text(error.get("code")) or STREAM_ERROR
             return
         result = self._result
         result.meta(data)

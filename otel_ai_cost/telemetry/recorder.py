@@ -318,6 +318,9 @@ class Call:
             recorder.requests.add(1, error_attributes)
             if recorder.duration is not None:
                 recorder.duration.record(duration, error_attributes)
+            if parsed is not None and not (parsed.usage_found or usage.estimated or usage.image_count):
+                _set_response_ids(attributes, usage, parsed)
+                parsed = None  # failed before any usage: a failure, not a request without a price
             if parsed is None:
                 if self._scopes:
                     add_request(self._scopes, 0.0, 0, 0)

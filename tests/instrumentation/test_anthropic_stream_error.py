@@ -73,7 +73,8 @@ def test_error_event_fails_the_call_and_keeps_the_reported_usage(telemetry: Tele
     assert telemetry.total("gen_ai.client.cost") == pytest.approx(REPORTED_COST)
 
 
-def test_error_event_before_any_usage_is_a_failed_unpriced_call(telemetry: Telemetry) -> None:
+def test_error_event_before_any_usage_is_a_failed_call_not_an_unpriced_one(telemetry: Telemetry) -> None:
+    """As an HTTP error: no cost, and not counted in ai.cost.unpriced (which alerts on models without a price)."""
     stream = client(sse(ERROR)).messages.create(
         model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "x"}], stream=True
     )
@@ -83,8 +84,9 @@ def test_error_event_before_any_usage_is_a_failed_unpriced_call(telemetry: Telem
     stream.close()
     attrs = dict(telemetry.one_span().attributes or {})
     assert attrs["error.type"] == "overloaded_error"
-    assert attrs["ai.cost.priced"] is False and "gen_ai.usage.cost.amount" not in attrs
-    assert telemetry.total("gen_ai.client.cost") == 0
+    assert "ai.cost.priced" not in attrs and "gen_ai.usage.cost.amount" not in attrs
+    assert telemetry.total("gen_ai.client.cost") == 0 and telemetry.total("ai.cost.unpriced") == 0
+    assert telemetry.total("ai.cost.requests", **{"error.type": "overloaded_error"}) == 1
 
 
 def test_a_completed_stream_has_no_error_type(telemetry: Telemetry) -> None:

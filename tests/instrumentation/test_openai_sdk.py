@@ -367,6 +367,32 @@ def test_uninstrument_under_a_later_plain_function_wrapper_and_instrument_again(
         AICostInstrumentor().instrument(tracer_provider=telemetry.tracer_provider)  # for the fixture to undo
 
 
+def test_an_error_chunk_mid_stream_fails_the_call(telemetry: Telemetry) -> None:
+    """The server failing after the 200: the SDK raises APIError on the error chunk; the span fails
+    with its type, no cost, and it is not counted as a request without a price."""
+    delta = {
+        "id": "chatcmpl-err",
+        "object": "chat.completion.chunk",
+        "created": 1741569952,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{"index": 0, "delta": {"content": "Part"}, "finish_reason": None}],
+    }
+    error = {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}}
+    body = b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in (delta, delta, error))
+    stream = client(handler(body=body, content_type="text/event-stream")).chat.completions.create(
+        model="gpt-4o-mini", messages=[], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        for _ in stream:
+            pass
+    span = telemetry.one_span()
+    attrs = dict(span.attributes or {})
+    assert span.status.status_code == StatusCode.ERROR and attrs["error.type"] == "server_error"
+    assert "gen_ai.usage.cost.amount" not in attrs
+    assert telemetry.total("ai.cost.requests", **{"error.type": "server_error"}) == 1
+    assert telemetry.total("ai.cost.unpriced") == 0
+
+
 def test_tags_baggage_is_not_sent_to_the_provider(telemetry: Telemetry) -> None:
     from opentelemetry import baggage, context
     from opentelemetry.baggage.propagation import W3CBaggagePropagator

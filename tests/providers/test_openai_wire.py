@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from wire_testkit import assert_every_chunking, facts_for, fixture, parse_stream
+from wire_testkit import assert_every_chunking, chunkings, facts_for, fixture, parse_stream
 
 from otel_ai_cost.providers.base import ParsedResponse
 from otel_ai_cost.providers.openai import OpenAIProtocol, operation_of
@@ -505,3 +505,19 @@ def test_fetching_a_response_is_a_retrieval_billable_only_when_a_finished_backgr
 )
 def test_operation_from_the_path(path: str, operation: str) -> None:
     assert operation_of(path) == operation
+
+
+def test_an_error_chunk_fails_the_stream_however_it_is_cut() -> None:
+    facts = facts_for(OPENAI, "/v1/chat/completions", {"model": "gpt-4o-mini", "stream": True})
+    delta = b'data: {"id":"c","model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"delta":{"content":"Part"}}]}\n\n'
+    error = b'data: {"error":{"message":"The server had an error.","type":"server_error","code":null}}\n\n'
+    for chunks in chunkings(delta + delta + error):
+        parsed = parse_stream(OPENAI.stream_parser(facts), chunks)
+        assert parsed.error_type == "server_error" and not parsed.usage_found
+    coded = b'data: {"error":{"message":"Overloaded","code":"overloaded"}}\n\n'
+    assert parse_stream(OPENAI.stream_parser(facts), [delta, coded]).error_type == "overloaded"
+    nameless = b'data: {"error":{"message":"?"}}\n\n'
+    assert parse_stream(OPENAI.stream_parser(facts), [delta, nameless]).error_type == "stream_error"
+    # content that mentions an error object is a delta (its quotes are escaped in the JSON string)
+    mention = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"{\\"error\\": {}}"}}]}\n\n'
+    assert parse_stream(OPENAI.stream_parser(facts), [delta, mention]).error_type is None
