@@ -235,3 +235,41 @@ def test_break_even_counts_provisioned_traffic(prometheus: Callable[[list[Series
     values = {**range_values(HOUR), "commitment_usd_per_month": "7300"}
     panel_value = {ref: prom.scalar(query(CHARGEBACK, BREAK_EVEN, ref, **values), at=90 * 60) for ref in "ABC"}
     assert panel_value == {"A": pytest.approx(12.0), "B": pytest.approx(10.0), "C": pytest.approx(2.0)}
+
+
+# ---------------------------------------------------------------- daily spend
+
+
+def grafana_steps(start: int, end: int, step: int, utc_offset: int = 0) -> tuple[int, int]:
+    """Grafana's Prometheus data source rounds the start and end of a range query down to a multiple of the step
+    in the dashboard's time zone (AlignTimeRange in pkg/promlib/models/query.go), so daily steps fall on midnights
+    and the last one is today's midnight."""
+    return tuple((t + utc_offset) // step * step - utc_offset for t in (start, end))  # type: ignore[return-value]
+
+
+def test_daily_spend_shows_each_day_at_its_own_midnight_and_today_so_far(
+    prometheus: Callable[[list[Series]], Prometheus],
+) -> None:
+    # 1 USD/h on 1 January, 2 USD/h on 2 January, 3 USD/h on 3 January until 10:00, which is now.
+    prom = prometheus(
+        [
+            counter(
+                "gen_ai_client_cost_USD_total",
+                [(DAY, 1 / HOUR), (DAY, 2 / HOUR), (10 * HOUR, 3 / HOUR)],
+                ai_cost_commitment="on_demand",
+            )
+        ]
+    )
+    daily = panel(CHARGEBACK, "Daily spend by team")
+    step = DAY
+    assert daily["interval"] == "1d"  # the minimum step, so $__interval is 1d for the ranges a dashboard shows
+    now = 2 * DAY + 10 * HOUR
+    start, end = grafana_steps(now - 3 * DAY, now, step)
+    expr = query(CHARGEBACK, "Daily spend by team", __interval="1d")
+    bars = prom.range(expr, start, end, step)
+    assert list(bars) == [frozenset({("ai_cost_team", "search")})]
+    (by_day,) = bars.values()
+    # Today so far is 30 USD; increase() adds half a sample interval of extrapolation at the open end.
+    assert by_day == {0: pytest.approx(24.0), DAY: pytest.approx(48.0), 2 * DAY: pytest.approx(30.0, abs=0.1)}
+    # Each bar is drawn from its timestamp to the next one, over the day it counts.
+    assert daily["fieldConfig"]["defaults"]["custom"]["barAlignment"] == 1
