@@ -74,7 +74,8 @@ LIST_COST = "ai_cost_list_cost_USD_total"
 UNPRICED = "ai_cost_unpriced_total"
 IMAGES = "ai_cost_images_total"
 
-# variable name -> (label, label of the cost counter it lists); also the filter every selector must carry.
+# variable name -> (label, Prometheus label it lists); also the filter every selector must carry. The values come
+# from the request counter, which counts every request (priced or not, failed too), not from the cost counter.
 FILTERS: dict[str, tuple[str, str]] = {
     "team": ("Team", "ai_cost_team"),
     "feature": ("Feature", "ai_cost_feature"),
@@ -298,7 +299,7 @@ def check_variables(dashboard: Dashboard) -> list[str]:
             continue
         query = variable.get("query")
         query = query.get("query") if isinstance(query, dict) else query
-        expected_query = f"label_values({COST}, {prom_label})"
+        expected_query = f"label_values({REQUESTS}, {prom_label})"
         if query != expected_query:
             problems.append(f"variable {name}: query must be {expected_query!r}, got {query!r}")
         if variable.get("definition", expected_query) != expected_query:

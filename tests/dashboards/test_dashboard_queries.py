@@ -273,3 +273,42 @@ def test_daily_spend_shows_each_day_at_its_own_midnight_and_today_so_far(
     assert by_day == {0: pytest.approx(24.0), DAY: pytest.approx(48.0), 2 * DAY: pytest.approx(30.0, abs=0.1)}
     # Each bar is drawn from its timestamp to the next one, over the day it counts.
     assert daily["fieldConfig"]["defaults"]["custom"]["barAlignment"] == 1
+
+
+# ---------------------------------------------------------------- filter variables
+
+NAMES = ("ai-cost-overview.json", "ai-cost-chargeback.json", "ai-cost-efficiency.json")
+LABEL_VALUES = re.compile(r"label_values\(\s*([^,]+?)\s*,\s*(\w+)\s*\)")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_filters_offer_teams_and_models_without_priced_traffic(
+    prometheus: Callable[[list[Series]], Prometheus], name: str
+) -> None:
+    """Research only calls a model nobody prices, ops only gets errors: the unpriced-requests table and the error
+    rate must be filterable to them."""
+    priced = {"ai_cost_commitment": "on_demand"}
+    research = {"ai_cost_team": "research", "ai_cost_feature": "lab", "gen_ai_request_model": "mystery-model-x"}
+    ops = {"ai_cost_team": "ops", "ai_cost_feature": "pager", "gen_ai_provider_name": "anthropic"}
+    prom = prometheus(
+        [
+            counter("gen_ai_client_cost_USD_total", [(HOUR, 1 / HOUR)], **priced),
+            counter("ai_cost_requests_total", [(HOUR, 1 / 60)]),
+            counter("ai_cost_requests_total", [(HOUR, 1 / 60)], **research),
+            counter("ai_cost_unpriced_total", [(HOUR, 1 / 60)], **research, ai_cost_unpriced_reason="unknown_model"),
+            counter("ai_cost_requests_total", [(HOUR, 1 / 60)], **ops, error_type="529"),
+        ]
+    )
+    offered = {}
+    for variable in dashboard(name)["templating"]["list"]:
+        if variable["name"] in FILTERS:
+            match = LABEL_VALUES.fullmatch(variable["query"]["query"].strip())
+            assert match, variable["query"]
+            offered[variable["name"]] = prom.label_values(match.group(2), match.group(1), 0, HOUR)
+    assert offered == {
+        "team": {"search", "research", "ops"},
+        "feature": {"answers", "lab", "pager"},
+        "environment": {"production"},
+        "provider": {"openai", "anthropic"},
+        "model": {"gpt-4o", "mystery-model-x"},
+    }
