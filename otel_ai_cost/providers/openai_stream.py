@@ -25,6 +25,7 @@ from typing import Any
 
 from otel_ai_cost.providers import _json
 from otel_ai_cost.providers._json import obj, text
+from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.openai_response import ResponseState, add_tokens
 from otel_ai_cost.providers.sse import MAX_EVENT_BYTES, SSEEvent, SSEStreamParser
@@ -40,8 +41,7 @@ _WORTH_PARSING = re.compile(rb'"(?:usage"\s*:\s*\{|finish_reason"\s*:\s*"|error"
 """Chunks worth parsing: a usage object, a finish reason that is not null, or an error object (one
 search per content delta). Keys inside JSON strings are escaped, \\", so content that mentions them
 does not match."""
-STREAM_ERROR = "stream_error"
-"""error.type of an error chunk whose error names no type or code."""
+
 _OBJECT_VALUE = re.compile(rb"\s*:\s*\{")
 _OBJECT_VALUE_TEXT = re.compile(r"\s*:\s*\{", re.ASCII)
 _USAGE_TRIES = 4
@@ -56,6 +56,9 @@ _DECODER = json.JSONDecoder()
 _BACKGROUND = re.compile(rb'"background"\s*:\s*true')
 _WEB_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"web_search_call"')
 _FILE_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"file_search_call"')
+_ITEM_DONE = b'"response.output_item.done"'
+_ITEM_TOOL_CALL = re.compile(rb'"item"\s*:\s*\{[^{}]*?"type"\s*:\s*"(web_search_call|file_search_call)"')
+"""A finished output item that is a web or file search (its type comes before any nested object)."""
 _STRING_FIELD = {
     key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
     for key in ("id", "model", "size", "quality", "status", "reason", "service_tier")
@@ -79,6 +82,9 @@ class OpenAIStreamParser(SSEStreamParser):
         """The result's usages added up (and emptied) once an image event's came: a stream may hold any
         number, so they are summed as they come, not kept."""
         self._summed_found = False
+        self._tool_calls = {"web_search_call": 0, "file_search_call": 0}
+        """Search calls seen finished one by one (`response.output_item.done`): a final event too
+        large to keep whole may hold more of them than its kept head and tail show."""
         self._error_type: str | None = None
         """An error chunk's (`data: {"error": {...}}`, the server failing mid-stream): the call failed."""
 
@@ -155,7 +161,10 @@ class OpenAIStreamParser(SSEStreamParser):
         self._content_events += events - done
 
     def _build(self) -> ParsedResponse:
-        parsed = self._result.build()
+        result = self._result
+        result.web_searches = max(result.web_searches, self._tool_calls["web_search_call"])
+        result.file_searches = max(result.file_searches, self._tool_calls["file_search_call"])
+        parsed = result.build()
         summed = self._summed
         if summed is not None:  # the usages, added up (and emptied)
             usage = parsed.usage
@@ -180,6 +189,9 @@ class OpenAIStreamParser(SSEStreamParser):
         if name in _USAGE_EVENTS:
             self._typed_event(name, raw, truncated)
             return
+        if name == "response.output_item.done":
+            self._count_tool_call(raw)
+            return
         if name.startswith(("response.", "image_")):
             if _BACKGROUND.search(raw) is not None:  # a background response's status: one cut short is billed later
                 self._typed_event(name, raw, truncated)
@@ -192,12 +204,20 @@ class OpenAIStreamParser(SSEStreamParser):
             return
         if self._meta_attempts <= 0:
             if self._typed_stream:  # Responses or image events without `event:` lines (a proxy)
+                if _ITEM_DONE in raw[:64]:
+                    self._count_tool_call(raw)
+                    return
                 if not _sniff_usage_event(raw) and _BACKGROUND.search(raw) is None:
                     return
             elif _WORTH_PARSING.search(raw) is None:
                 self._content_events += 1
                 return  # a content delta
         self._chunk(raw)
+
+    def _count_tool_call(self, raw: bytes) -> None:
+        match = _ITEM_TOOL_CALL.search(raw, 0, 4096)
+        if match is not None:
+            self._tool_calls[match.group(1).decode()] += 1
 
     def _chunk(self, raw: bytes) -> None:
         """An event worth parsing: a chat chunk, or a Responses or image event without its `event:` line."""
@@ -214,7 +234,7 @@ class OpenAIStreamParser(SSEStreamParser):
             return
         error = obj(data.get("error"))
         if error is not None:
-            self._error_type = text(error.get("type")) or text(error.get("code")) or STREAM_ERROR
+            self._error_type = text(error.get("type")) or text(error.get("code")) or UNKNOWN_STREAM_ERROR
             return
         result = self._result
         result.meta(data)
@@ -253,6 +273,10 @@ class OpenAIStreamParser(SSEStreamParser):
             if usage is not None:
                 self._add_usage(usage)
             result.image_facts(data)
+        elif kind == "response.output_item.done":  # the first event of a stream without `event:` lines
+            item_type = (obj(data.get("item")) or {}).get("type")
+            if item_type in self._tool_calls:
+                self._tool_calls[item_type] += 1
         elif kind.startswith("response."):
             response = obj(data.get("response"))
             if response is not None:

@@ -521,3 +521,31 @@ def test_an_error_chunk_fails_the_stream_however_it_is_cut() -> None:
     # content that mentions an error object is a delta (its quotes are escaped in the JSON string)
     mention = b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"{\\"error\\": {}}"}}]}\n\n'
     assert parse_stream(OPENAI.stream_parser(facts), [delta, mention]).error_type is None
+
+
+def test_searches_of_a_final_event_too_large_to_keep_are_counted_from_their_own_events() -> None:
+    """A research response: 9 web searches among reasoning items before 1.4 MB of text. The kept head
+    and tail of `response.completed` show only some; each search also came as an output item."""
+    facts = facts_for(OPENAI, "/v1/responses", {"model": "gpt-5", "stream": True})
+    search = {"id": "ws_1", "type": "web_search_call", "status": "completed", "action": {"type": "search"}}
+    reasoning = {"id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "x" * 60_000}
+    output = [reasoning, search, search, search] * 3 + [
+        {"type": "message", "content": [{"type": "output_text", "text": "All findings. " * 100_000}]}
+    ]
+    response = {
+        "id": "resp_r",
+        "object": "response",
+        "status": "completed",
+        "model": "gpt-5-2025-08-07",
+        "output": output,
+        "usage": {"input_tokens": 6000, "output_tokens": 3000, "output_tokens_details": {"reasoning_tokens": 0}},
+    }
+    events = [{"type": "response.output_item.done", "output_index": 1, "item": search}] * 9
+    events.append({"type": "response.completed", "response": response})
+    stream = b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+    assert len(stream) > 1 << 20
+    bare = b"".join(line + b"\n" for line in stream.split(b"\n") if not line.startswith(b"event:"))[:-1]
+    for body in (stream, bare):
+        parsed = parse_stream(OPENAI.stream_parser(facts), [body[i : i + 65536] for i in range(0, len(body), 65536)])
+        assert parsed.usage.web_search_requests == 9
+        assert (parsed.usage.input_tokens, parsed.usage.output_tokens) == (6000, 3000)
