@@ -312,3 +312,21 @@ def test_filters_offer_teams_and_models_without_priced_traffic(
         "provider": {"openai", "anthropic"},
         "model": {"gpt-4o", "mystery-model-x"},
     }
+
+
+# ---------------------------------------------------------------- savings
+
+EFFICIENCY = "ai-cost-efficiency.json"
+
+
+def test_savings_leave_out_provisioned_requests(prometheus: Callable[[list[Series]], Prometheus]) -> None:
+    """A provisioned (PTU) request costs 0 with or without its cache hits: nothing was saved on the bill."""
+    prom = prometheus(
+        [
+            counter("ai_cost_savings_USD_total", [(2 * HOUR, 1 / HOUR)], ai_cost_commitment="on_demand"),
+            counter("ai_cost_savings_USD_total", [(2 * HOUR, 2 / HOUR)], ai_cost_commitment="batch"),
+            counter("ai_cost_savings_USD_total", [(2 * HOUR, 5 / HOUR)], ai_cost_commitment="provisioned"),
+        ]
+    )
+    expr = query(EFFICIENCY, "Savings from caching and batch", **range_values(HOUR))
+    assert prom.scalar(expr, at=90 * 60) == pytest.approx(3.0)
