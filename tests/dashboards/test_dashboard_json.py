@@ -414,6 +414,20 @@ def check_panel_units(panel: Panel) -> list[str]:
     return problems
 
 
+def check_ratio_guards(dashboard: Dashboard) -> list[str]:
+    """A ratio keeps only denominators above 0, so a quiet window shows No data rather than NaN (0/0) or +Inf."""
+    problems: list[str] = []
+    for panel in all_panels(dashboard):
+        for target in panel.get("targets", []):
+            expr = target.get("expr", "")
+            if not is_ratio(expr):
+                continue
+            for _, denominator in divisions(expr):
+                if not re.search(r">\s*0\s*\)\s*$", denominator):
+                    problems.append(f"{panel.get('title')}: the denominator of a ratio must end with `> 0)`: {expr}")
+    return problems
+
+
 def check_units(dashboard: Dashboard) -> list[str]:
     return [problem for panel in all_panels(dashboard) for problem in check_panel_units(panel)]
 
@@ -439,6 +453,7 @@ CHECKERS: list[Callable[[Dashboard], list[str]]] = [
     check_datasources,
     check_filters,
     check_units,
+    check_ratio_guards,
     check_panels,
 ]
 
@@ -608,6 +623,10 @@ def _no_all_value(dashboard: Dashboard) -> None:
     dashboard["templating"]["list"][5]["allValue"] = None
 
 
+def _unguarded_ratio(dashboard: Dashboard) -> None:
+    _set_expr(dashboard, "Cache hit ratio", lambda e: e.replace(" / (", " / ", 1).removesuffix(" > 0)"))
+
+
 def _no_ref_id(dashboard: Dashboard) -> None:
     del panel_by_title(dashboard, "Spend today")["targets"][0]["refId"]
 
@@ -628,6 +647,7 @@ BROKEN: list[tuple[str, str, Callable[[Dashboard], None], str]] = [
     ("ai-cost-overview.json", "fixed datasource", _fixed_datasource, "target datasource must be"),
     ("ai-cost-chargeback.json", "no allValue", _no_all_value, "allValue must be '.*'"),
     ("ai-cost-overview.json", "no refId", _no_ref_id, "refId"),
+    ("ai-cost-efficiency.json", "ratio without > 0", _unguarded_ratio, "must end with `> 0)`"),
 ]
 
 

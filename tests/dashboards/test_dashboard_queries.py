@@ -10,6 +10,7 @@ the steps Grafana would ask for (range queries). tests/stack/ runs every query a
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import subprocess
@@ -330,3 +331,55 @@ def test_savings_leave_out_provisioned_requests(prometheus: Callable[[list[Serie
     )
     expr = query(EFFICIENCY, "Savings from caching and batch", **range_values(HOUR))
     assert prom.scalar(expr, at=90 * 60) == pytest.approx(3.0)
+
+
+# ---------------------------------------------------------------- ratios over a quiet range
+
+OVERVIEW = "ai-cost-overview.json"
+RATIOS = [
+    (OVERVIEW, "Cost per request", "A"),
+    (CHARGEBACK, "Untagged share", "A"),
+    (EFFICIENCY, "Tokens per request", "A"),
+    (EFFICIENCY, "Cache hit ratio", "A"),
+    (EFFICIENCY, "Reasoning share of output tokens", "A"),
+    (EFFICIENCY, "Error rate by provider", "A"),
+    (EFFICIENCY, "Cost per successful outcome", "A"),
+    (EFFICIENCY, "Cost per successful outcome", "B"),
+]
+BUSY, QUIET = (HOUR, 1.0), (HOUR, 0.0)  # an hour of one event per second, then an idle hour
+RATE_VALUES = {"__rate_interval": "5m", **range_values(30 * 60)}
+
+
+def traffic_then_quiet() -> list[Series]:
+    """An hour of traffic of every kind the ratio panels divide, then an idle hour (the series stay, flat)."""
+    workflow = {"ai_cost_workflow_name": "triage", "ai_cost_team": "support"}
+    return [
+        counter("gen_ai_client_cost_USD_total", [BUSY, QUIET], ai_cost_commitment="on_demand"),
+        counter("gen_ai_client_cost_USD_total", [BUSY, QUIET], ai_cost_commitment="on_demand", ai_cost_untagged="true"),
+        counter("ai_cost_requests_total", [BUSY, QUIET]),
+        counter("ai_cost_requests_total", [BUSY, QUIET], error_type="429"),
+        *(counter("ai_cost_tokens_total", [BUSY, QUIET], ai_cost_token_type=kind) for kind in TOKEN_TYPES),
+        # Successful runs in the first hour only; failing runs go on costing in the second.
+        counter("ai_cost_workflow_cost_USD_sum", [BUSY, QUIET], **workflow, ai_cost_workflow_outcome="success"),
+        counter("ai_cost_workflow_cost_USD_count", [BUSY, QUIET], **workflow, ai_cost_workflow_outcome="success"),
+        counter("ai_cost_workflow_cost_USD_sum", [BUSY, BUSY], **workflow, ai_cost_workflow_outcome="failure"),
+        counter("ai_cost_workflow_cost_USD_count", [BUSY, BUSY], **workflow, ai_cost_workflow_outcome="failure"),
+    ]
+
+
+TOKEN_TYPES = ("input", "output", "cache_read", "reasoning")
+
+
+def test_ratio_panels_show_no_data_rather_than_nan_or_infinity_when_nothing_was_divided(
+    prometheus: Callable[[list[Series]], Prometheus],
+) -> None:
+    prom = prometheus(traffic_then_quiet())
+    busy, quiet = {}, {}
+    for name, title, ref_id in RATIOS:
+        expr = query(name, title, ref_id, **RATE_VALUES)
+        busy[title, ref_id] = prom.instant(expr, at=HOUR)
+        quiet[title, ref_id] = prom.instant(expr, at=2 * HOUR)
+    # While there is traffic every ratio has a finite value ...
+    assert all(result and all(math.isfinite(v) for v in result.values()) for result in busy.values()), busy
+    # ... and in the idle hour none (Grafana's "No data"): a 0/0 would be NaN, cost / 0 successes +Inf.
+    assert quiet == {key: {} for key in quiet}
