@@ -119,3 +119,29 @@ def amount(value: object, maximum: float) -> float | None:
     if type(value) is int or type(value) is float:
         return float(value) if 0 <= value <= maximum else None
     return None
+
+
+_OBJECT_VALUE = re.compile(r"\s*:\s*\{", re.ASCII)
+_DECODER = json.JSONDecoder()
+
+
+def last_object(raw: bytes, key: str, tries: int = 4) -> dict[str, Any] | None:
+    """The JSON object that is the value of the last `key` (quoted, e.g. '"usage"') in `raw`, of the
+    last `tries` occurrences, read without parsing the rest: what the head and tail of an event too
+    large to keep whole still tell (see `sse`). A tail filled with keys costs no more than any other."""
+    text = raw.decode("utf-8", "replace")
+    end = len(text)
+    for _ in range(tries):
+        at = text.rfind(key, 0, end)
+        if at < 0:
+            return None
+        match = _OBJECT_VALUE.match(text, at + len(key))
+        if match is not None:
+            try:
+                value, _ = _DECODER.raw_decode(text, match.end() - 1)
+            except (ValueError, RecursionError):
+                value = None
+            if isinstance(value, dict):
+                return value
+        end = at
+    return None

@@ -52,10 +52,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
-from otel_ai_cost.providers._json import obj, text, tokens
+from otel_ai_cost.providers._json import last_object, obj, text, tokens
 from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
-from otel_ai_cost.providers.openai_stream import _last_object
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
 from otel_ai_cost.usage import Operation, ServiceTier
 
@@ -193,14 +192,14 @@ def _salvage(raw: bytes) -> dict[str, Any]:
         found = pattern.findall(raw)
         if found:
             chunk[key] = found[-1].decode("utf-8", "replace")
-    usage = _last_object(raw, '"usageMetadata"')
+    usage = last_object(raw, '"usageMetadata"')
     if usage is not None:
         chunk["usageMetadata"] = usage
     candidates: list[dict[str, Any]] = [
         {"finishReason": reason.decode("utf-8", "replace"), "index": int(index) if index else None}
         for reason, index in _FINISH.findall(raw)
     ]
-    grounding = _last_object(raw, '"groundingMetadata"')
+    grounding = last_object(raw, '"groundingMetadata"')
     if grounding is not None:
         candidates.append({"groundingMetadata": grounding})
     chunk["candidates"] = candidates

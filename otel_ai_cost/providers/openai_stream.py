@@ -18,13 +18,12 @@ scan for the events worth parsing. Both give what reading every event gives (see
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import fields
 from typing import Any
 
 from otel_ai_cost.providers import _json
-from otel_ai_cost.providers._json import obj, text
+from otel_ai_cost.providers._json import last_object, obj, text
 from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.openai_response import ResponseState, add_tokens
@@ -43,7 +42,6 @@ search per content delta). Keys inside JSON strings are escaped, \\", so content
 does not match."""
 
 _OBJECT_VALUE = re.compile(rb"\s*:\s*\{")
-_OBJECT_VALUE_TEXT = re.compile(r"\s*:\s*\{", re.ASCII)
 _USAGE_TRIES = 4
 """`"usage"` keys looked at from the end for an object: chunks before the last have `"usage":null`."""
 _SUMMED = tuple(field.name for field in fields(Usage) if field.name.endswith("_tokens")) + ("provider_reported_cost",)
@@ -52,7 +50,6 @@ _TAIL_BYTES = 16 << 10
 """How far from the end a usage object is looked for (a stream without one is not searched whole)."""
 _TAIL_EVENTS = 1
 """Events read before the last usage one: the finish reason's chunk comes just before it (or is it)."""
-_DECODER = json.JSONDecoder()
 _BACKGROUND = re.compile(rb'"background"\s*:\s*true')
 _WEB_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"web_search_call"')
 _FILE_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"file_search_call"')
@@ -287,7 +284,7 @@ class OpenAIStreamParser(SSEStreamParser):
         """Usage from the head and tail of an event too large to keep whole (see `sse`)."""
         head = raw[:256]
         result = self._result
-        usage = _last_object(raw, '"usage"')
+        usage = last_object(raw, '"usage"', _USAGE_TRIES)
         if name in _IMAGE_DONE_EVENTS or b"image_generation.completed" in head or b"image_edit.completed" in head:
             result.images += 1
             if usage is not None:
@@ -385,27 +382,6 @@ def _first_events_add(chunk: bytes, tail: int, events: int, result: ResponseStat
 def _sniff_usage_event(raw: bytes) -> bool:
     """An unnamed event that may be a usage-carrying Responses or image event."""
     return b'.completed"' in raw or b'"response.incomplete"' in raw or b'"response.failed"' in raw
-
-
-def _last_object(raw: bytes, key: str) -> dict[str, Any] | None:
-    """The JSON object that is the value of the last `key` in `raw` (of the last `_USAGE_TRIES`), read
-    without parsing the rest: a tail filled with keys costs no more than any other."""
-    text = raw.decode("utf-8", "replace")
-    end = len(text)
-    for _ in range(_USAGE_TRIES):
-        at = text.rfind(key, 0, end)
-        if at < 0:
-            return None
-        match = _OBJECT_VALUE_TEXT.match(text, at + len(key))
-        if match is not None:
-            try:
-                value, _ = _DECODER.raw_decode(text, match.end() - 1)
-            except (ValueError, RecursionError):
-                value = None
-            if isinstance(value, dict):
-                return value
-        end = at
-    return None
 
 
 def _first_string(raw: bytes, key: str) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from otel_ai_cost.providers import openai_stream
+from otel_ai_cost.providers import _json, openai_stream
 from otel_ai_cost.providers.base import RequestFacts
 from otel_ai_cost.providers.openai_response import ResponseState
 from otel_ai_cost.providers.openai_stream import OpenAIStreamParser
@@ -63,7 +63,7 @@ def test_a_tail_full_of_usage_keys_costs_a_few_decodes(
     monkeypatch: pytest.MonkeyPatch, tail: bytes, found: bool
 ) -> None:
     decoder = CountingDecoder()
-    monkeypatch.setattr(openai_stream, "_DECODER", decoder)
+    monkeypatch.setattr(_json, "_DECODER", decoder)
     parsed = parse(over_the_cap(tail) * 3)
     assert decoder.calls <= 3 * openai_stream._USAGE_TRIES
     assert parsed.usage_found is found
@@ -73,7 +73,7 @@ def test_a_tail_full_of_usage_keys_costs_a_few_decodes(
 def test_the_usage_at_the_end_of_an_honest_event_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tool schemas before it may hold a `usage` property; the usage object is the last one."""
     decoder = CountingDecoder()
-    monkeypatch.setattr(openai_stream, "_DECODER", decoder)
+    monkeypatch.setattr(_json, "_DECODER", decoder)
     schema = b'"tools":[{"type":"function","parameters":{"properties":{"usage":{"type":"string"}}}}],'
     parsed = parse(over_the_cap(schema + REAL_USAGE + b',"user":null,"metadata":{}}}'))
     assert (parsed.usage.input_tokens, parsed.usage.output_tokens, parsed.response_id) == (21, 34, "resp_1")
