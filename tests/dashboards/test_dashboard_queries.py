@@ -383,3 +383,24 @@ def test_ratio_panels_show_no_data_rather_than_nan_or_infinity_when_nothing_was_
     assert all(result and all(math.isfinite(v) for v in result.values()) for result in busy.values()), busy
     # ... and in the idle hour none (Grafana's "No data"): a 0/0 would be NaN, cost / 0 successes +Inf.
     assert quiet == {key: {} for key in quiet}
+
+
+# ---------------------------------------------------------------- cost per request
+
+
+def test_cost_per_request_divides_by_the_priced_requests(prometheus: Callable[[list[Series]], Prometheus]) -> None:
+    """Unpriced requests add no cost, so counting them would make every request look cheaper."""
+    research = {"ai_cost_team": "research", "gen_ai_request_model": "mystery-model-x"}
+    per_minute = [(2 * HOUR, 1 / 60)]
+    prom = prometheus(
+        [
+            # One priced request a minute at 0.02 USD, one unpriced, one failed (no cost).
+            counter("gen_ai_client_cost_USD_total", [(2 * HOUR, 0.02 / 60)], ai_cost_commitment="on_demand"),
+            counter("ai_cost_requests_total", per_minute),
+            counter("ai_cost_requests_total", per_minute, error_type="429"),
+            counter("ai_cost_requests_total", per_minute, **research),
+            counter("ai_cost_unpriced_total", per_minute, **research, ai_cost_unpriced_reason="unknown_model"),
+        ]
+    )
+    expr = query(OVERVIEW, "Cost per request", **range_values(HOUR))
+    assert prom.scalar(expr, at=90 * 60) == pytest.approx(0.02)
