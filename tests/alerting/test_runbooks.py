@@ -49,3 +49,13 @@ def test_the_untagged_runbook_names_a_label_the_metric_has(path: Path) -> None:
 def test_the_spike_runbook_sends_cost_per_request_to_the_overview(path: Path) -> None:
     text = runbook(path, "AICostSpendSpike")
     assert "cost per request (Overview)" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=lambda path: path.name)
+def test_the_untagged_runbook_finds_requests_with_a_team_but_no_feature(path: Path) -> None:
+    """tags(team="search") alone records team=search, feature=untagged: filtering team = untagged misses it."""
+    text = " ".join(runbook(path, "AICostUntaggedSpend").split())
+    assert "filter team = untagged to see" not in text
+    assert "feature = untagged" in text
+    query = "sum by (ai_cost_team, ai_cost_feature, gen_ai_request_model) "
+    assert query + '(rate(gen_ai_client_cost_USD_total{ai_cost_untagged="true"}[1h]))' in text
