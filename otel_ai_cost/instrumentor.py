@@ -11,12 +11,17 @@ import functools
 import logging
 import sys
 from collections.abc import Collection
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import DependencyConflict, get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+if TYPE_CHECKING:
+    from otel_ai_cost.config import Settings
+    from otel_ai_cost.tags import TagPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +55,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument_or_raise(self, **kwargs: Any) -> None:
         from otel_ai_cost import _report_setting, _settings_from_env, default_engine
-        from otel_ai_cost.config import Settings
         from otel_ai_cost.providers.routing import parse_endpoint_map
-        from otel_ai_cost.tags import TagPolicy
         from otel_ai_cost.telemetry.recorder import Recorder
 
         settings = _settings_from_env()
@@ -66,11 +69,7 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(__name__, _VERSION, tracer_provider=tracer_provider)
         meter = metrics.get_meter(__name__, _VERSION, meter_provider=kwargs.get("meter_provider"))
         resource = getattr(tracer_provider, "resource", None)
-        try:
-            policy = TagPolicy.from_settings(settings, resource_attributes=getattr(resource, "attributes", None))
-        except ValueError as exc:
-            _report_setting(f"{exc}; ignoring OTEL_AI_COST_DEFAULT_TAGS")
-            policy = TagPolicy.from_settings(Settings(required_tags=settings.required_tags))
+        policy = _tag_policy(settings, getattr(resource, "attributes", None))
         recorder = Recorder(
             tracer,
             meter,
@@ -193,3 +192,35 @@ def _wrap_aiohttp(module: Any, state: dict[str, Any]) -> None:
         state["hooks"].append(aiohttp_send.install(module, state["recorder"], state["endpoints"]))
     except Exception:
         logger.exception("otel-ai-cost: could not instrument aiohttp")
+
+
+def _tag_policy(settings: Settings, resource_attributes: Any) -> TagPolicy:
+    """The tag policy the settings say; one whose tag settings cannot be used (a reserved name) is
+    logged and that setting's default used, the others kept: the application is never left
+    unpriced by it."""
+    from otel_ai_cost import _report_setting
+    from otel_ai_cost.config import Settings
+    from otel_ai_cost.tags import TagPolicy
+
+    try:
+        return TagPolicy.from_settings(settings, resource_attributes=resource_attributes)
+    except ValueError as exc:
+        problem = exc
+    defaults = Settings()
+    fallbacks = (
+        ("OTEL_AI_COST_DEFAULT_TAGS", replace(settings, default_tags=defaults.default_tags)),
+        ("OTEL_AI_COST_REQUIRED_TAGS", replace(settings, required_tags=defaults.required_tags)),
+        (
+            "OTEL_AI_COST_DEFAULT_TAGS and OTEL_AI_COST_REQUIRED_TAGS",
+            replace(settings, default_tags=defaults.default_tags, required_tags=defaults.required_tags),
+        ),
+    )
+    for ignored, fallback in fallbacks:
+        try:
+            policy = TagPolicy.from_settings(fallback, resource_attributes=resource_attributes)
+        except ValueError:
+            continue
+        _report_setting(f"{problem}; ignoring {ignored}")
+        return policy
+    _report_setting(f"{problem}; using the default tag settings")
+    return TagPolicy.from_settings(defaults, resource_attributes=resource_attributes)

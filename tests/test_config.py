@@ -114,3 +114,25 @@ def test_a_bad_setting_is_not_logged_again_when_instrumenting_again() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("OTEL_AI_COST_ENDPOINTS") == 1, result.stderr
     assert result.stderr.count("ignoring OTEL_AI_COST_DEFAULT_TAGS") == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "ignored"),
+    [
+        ({"OTEL_AI_COST_REQUIRED_TAGS": "team,source"}, "ignoring OTEL_AI_COST_REQUIRED_TAGS"),
+        ({"OTEL_AI_COST_DEFAULT_TAGS": "priced=yes"}, "ignoring OTEL_AI_COST_DEFAULT_TAGS"),
+    ],
+)
+def test_a_reserved_tag_name_in_a_setting_leaves_the_instrumentation_on(
+    variables: dict[str, str], ignored: str
+) -> None:
+    """A reserved name (`source`, `priced`, ...) had switched off all instrumentation, budgets included,
+    with a message blaming OTEL_AI_COST_DEFAULT_TAGS whichever variable held it."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_AI_COST_")}
+    env.update(variables)
+    result = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "could not instrument" not in result.stderr and ignored in result.stderr
+    cost, team = result.stdout.split()
+    # gpt-4o-mini: 1M input tokens x $0.15 per 1M = $0.15; no team given: the default policy's untagged
+    assert float(cost) == pytest.approx(0.15) and team == "untagged"
