@@ -85,8 +85,13 @@ class SpendScope:
     # -- entering and leaving
 
     def _context(self, ctx: Context) -> Context:
-        """The context the block runs in: this scope added to those in force (subclasses add more)."""
-        return otel_context.set_value(_SCOPES_KEY, (*active_scopes(ctx), self), ctx)
+        """The context the block runs in: this scope added to those in force (subclasses add more).
+        Entered again inside itself (a helper entering the budget its caller entered), it is in force
+        already: added twice, it would count each request twice."""
+        scopes = active_scopes(ctx)
+        if any(scope is self for scope in scopes):
+            return ctx
+        return otel_context.set_value(_SCOPES_KEY, (*scopes, self), ctx)
 
     def _entered(self) -> None:
         """Called before the context is attached."""

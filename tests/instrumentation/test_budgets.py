@@ -138,6 +138,26 @@ def test_nested_budgets_each_hold(telemetry: Telemetry) -> None:
     assert len(handler.seen) == 3
 
 
+def test_a_budget_entered_again_inside_itself_counts_each_request_once(telemetry: Telemetry) -> None:
+    """A helper entering the budget its caller entered (`with team_budget:` at both levels)."""
+    handler = Handler()
+    client = openai_client(handler)
+    team_budget = budget(usd=0.0008, name="team")
+
+    def helper() -> None:
+        with team_budget:
+            ask_openai(client)
+
+    with team_budget:
+        helper()  # 0.00045 spent, once: under 0.0008
+        helper()  # allowed; 2 x 0.00045 = 0.0009 spent
+        with pytest.raises(BudgetExceeded) as raised:
+            helper()
+    assert raised.value.spent == pytest.approx(0.0009)
+    assert team_budget.spent.requests == 2 and len(handler.seen) == 2
+    assert telemetry.total(EXCEEDED, **{"ai.cost.budget.name": "team"}) == 1
+
+
 def test_an_inner_budget_cannot_lift_a_spent_outer_one(telemetry: Telemetry) -> None:
     client = openai_client(Handler())
     with budget(requests=1, name="outer"):
