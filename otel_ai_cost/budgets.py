@@ -189,6 +189,16 @@ class TagBudget(budget):
         self._step = period / WINDOW_STEPS
         self._clock = clock
         self._steps: list[tuple[int, float]] = [(-WINDOW_STEPS, 0.0)] * WINDOW_STEPS  # (step number, USD)
+        self._warned_at: float | None = None
+
+    def _warn_once(self, over: BudgetExceeded) -> None:
+        """Once per period: a rolling daily budget of a long-running server warns again on a later day."""
+        now = self._clock()
+        with self._lock:
+            if self._warned_at is not None and now - self._warned_at < self.period:
+                return
+            self._warned_at = now
+        _log.warning("otel-ai-cost: %s; sending AI requests anyway (on_exceed='warn')", over)
 
     def matches(self, request_tags: Mapping[str, str]) -> bool:
         return all(request_tags.get(name) == value for name, value in self.tags.items())

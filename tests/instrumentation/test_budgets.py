@@ -344,6 +344,26 @@ def test_the_window_forgets_spend_older_than_the_period() -> None:
     assert hourly.spent.usd == 0.0
 
 
+def test_a_rolling_budget_in_warn_mode_warns_again_in_a_later_period(caplog: pytest.LogCaptureFixture) -> None:
+    """A daily budget of a long-running server: the first day's warning had been the last one."""
+    now = [0.0]
+    hourly = TagBudget(tags={"team": "search"}, usd=1.0, period=3600, on_exceed="warn", clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="otel_ai_cost"):
+        hourly.add(1.1, 0, 0)
+        for at in (10.0, 20.0):  # two requests over the budget within the hour: one line
+            now[0] = at
+            over = hourly.exceeded()
+            assert over is not None
+            hourly._warn_once(over)
+        now[0] = 2 * 3600.0
+        hourly.add(1.2, 0, 0)
+        over = hourly.exceeded()
+        assert over is not None
+        hourly._warn_once(over)  # exceeded again, a period later: a line again
+    lines = [record.getMessage() for record in caplog.records if "budget 'search' exceeded" in record.getMessage()]
+    assert len(lines) == 2
+
+
 def test_periods_are_prometheus_durations() -> None:
     assert period_seconds("1h30m") == 5400
     assert period_seconds("7d") == 7 * 86400
