@@ -252,6 +252,16 @@ class Call:
         """An HTTP error status or an exception: no cost, `error.type` set."""
         self._complete(self.facts.usage(), None, error_type, description)
 
+    def fail_reading(self, parsed: ParsedResponse | None, error_type: str, description: str | None = None) -> None:
+        """Reading the response raised (a timeout, the connection lost, a stream's exception event):
+        failed, with the usage the part read had reported (an Anthropic or Gemini stream reports its
+        input first); `parsed` is what that part said, None when it could not be read."""
+        if parsed is not None and parsed.usage_found:
+            parsed.error_type = error_type
+            self.finish(parsed, description)
+        else:
+            self.fail(error_type, description)
+
     def _complete(
         self, usage: Usage, parsed: ParsedResponse | None, error_type: str | None, description: str | None
     ) -> None:

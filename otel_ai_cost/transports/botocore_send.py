@@ -198,18 +198,13 @@ class _Sink:
         if self.done_already:
             return
         self.done_already = True
-        error_type, description = _error(exc)
         parsed = None
         if self.stream_parser is not None and not self.broken:
             try:
                 parsed = self.stream_parser.finish()
             except Exception as parse_error:
                 self.recorder.internal_error("botocore parse", parse_error)
-        if parsed is not None and parsed.usage_found:
-            parsed.error_type = error_type
-            self.call.finish(parsed, description)
-        else:
-            self.call.fail(error_type, description)
+        self.call.fail_reading(parsed, *_error(exc))
 
 
 class TeeEventStream(wrapt.ObjectProxy[Any]):

@@ -369,17 +369,11 @@ class Sink:
 
     def failed(self, exc: BaseException) -> None:
         """Reading the body raised (a timeout, the connection lost): the call fails, with the usage
-        the bytes read had reported (an Anthropic or Gemini stream reports its input first)."""
+        the bytes read had reported."""
         if self.ended:
             return
         self.ended = True
-        error_type, description = exception_error(exc)
-        parsed = self._parsed()
-        if parsed is not None and parsed.usage_found:
-            parsed.error_type = error_type
-            self.call.finish(parsed, description)
-        else:
-            self.call.fail(error_type, description)
+        self.call.fail_reading(self._parsed(), *exception_error(exc))
 
     def _parsed(self) -> ParsedResponse | None:
         """What the bytes read said, or None when they could not be read."""
