@@ -8,6 +8,7 @@ non-empty string.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -145,3 +146,21 @@ def last_object(raw: bytes, key: str, tries: int = 4) -> dict[str, Any] | None:
                 return value
         end = at
     return None
+
+
+def first_string(raw: bytes, key: str) -> str | None:
+    """The first string value of `key` in `raw`, read without parsing it (see `last_object`)."""
+    match = _string_field(key).search(raw)
+    return match.group(1).decode("utf-8", "replace") if match else None
+
+
+def last_string(raw: bytes, key: str) -> str | None:
+    """The last string value of `key` in `raw`, read without parsing it (see `last_object`)."""
+    found = _string_field(key).findall(raw)
+    return found[-1].decode("utf-8", "replace") if found else None
+
+
+@functools.cache
+def _string_field(key: str) -> re.Pattern[bytes]:
+    """`"key": "value"` with a value of at most `MAX_NAME` plain characters (no quote or escape)."""
+    return re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*"([^"\\]{1,%d})"' % MAX_NAME)

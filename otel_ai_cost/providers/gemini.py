@@ -52,7 +52,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_ai_cost.providers import _json
-from otel_ai_cost.providers._json import last_object, obj, text, tokens
+from otel_ai_cost.providers._json import last_object, last_string, obj, text, tokens
 from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import NamedProtocol, ParsedResponse, RequestFacts, bare_path, is_post
 from otel_ai_cost.providers.sse import SSEEvent, SSEStreamParser
@@ -87,9 +87,6 @@ _SNIFF_KEYS = (b'"usageMetadata"', b'"finishReason"', b'"modelVersion"', b'"resp
 """A stream chunk is parsed only if it has one of these keys (inside a JSON string a quote is
 escaped, so text that mentions them does not match)."""
 _DECODER = json.JSONDecoder()
-_LAST_STRINGS = {
-    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"') for key in ("modelVersion", "responseId")
-}
 _FINISH = re.compile(rb'"finishReason"\s*:\s*"([^"\\]{1,256})"(?:\s*,\s*"index"\s*:\s*([0-9]{1,2})\b)?')
 
 
@@ -188,10 +185,10 @@ def _salvage(raw: bytes) -> dict[str, Any]:
     """The chunk an event too large to keep whole was, as far as its head and tail tell: the base64
     of an image sits in the content, and the finish reason, grounding and usage follow it."""
     chunk: dict[str, Any] = {}
-    for key, pattern in _LAST_STRINGS.items():
-        found = pattern.findall(raw)
-        if found:
-            chunk[key] = found[-1].decode("utf-8", "replace")
+    for key in ("modelVersion", "responseId"):
+        value = last_string(raw, key)
+        if value is not None:
+            chunk[key] = value
     usage = last_object(raw, '"usageMetadata"')
     if usage is not None:
         chunk["usageMetadata"] = usage

@@ -23,7 +23,7 @@ from dataclasses import fields
 from typing import Any
 
 from otel_ai_cost.providers import _json
-from otel_ai_cost.providers._json import last_object, obj, text
+from otel_ai_cost.providers._json import first_string, last_object, last_string, obj, text
 from otel_ai_cost.providers.anthropic import UNKNOWN_STREAM_ERROR
 from otel_ai_cost.providers.base import ParsedResponse, RequestFacts
 from otel_ai_cost.providers.openai_response import ResponseState, add_tokens
@@ -56,10 +56,6 @@ _FILE_SEARCH_CALLS = re.compile(rb'"type"\s*:\s*"file_search_call"')
 _ITEM_DONE = b'"response.output_item.done"'
 _ITEM_TOOL_CALL = re.compile(rb'"item"\s*:\s*\{[^{}]*?"type"\s*:\s*"(web_search_call|file_search_call)"')
 """A finished output item that is a web or file search (its type comes before any nested object)."""
-_STRING_FIELD = {
-    key: re.compile(rb'"' + key.encode() + rb'"\s*:\s*"([^"\\]{1,256})"')
-    for key in ("id", "model", "size", "quality", "status", "reason", "service_tier")
-}
 
 
 class OpenAIStreamParser(SSEStreamParser):
@@ -289,7 +285,7 @@ class OpenAIStreamParser(SSEStreamParser):
             result.images += 1
             if usage is not None:
                 self._add_usage(usage)
-            result.image_facts({key: _last_string(raw, key) for key in ("size", "quality")})
+            result.image_facts({key: last_string(raw, key) for key in ("size", "quality")})
             return
         if name not in _FINAL_RESPONSE_EVENTS and not any(kind.encode() in head for kind in _FINAL_RESPONSE_EVENTS):
             return
@@ -297,14 +293,14 @@ class OpenAIStreamParser(SSEStreamParser):
             self._set_usage(usage)
         result.meta(
             {
-                "id": _first_string(raw, "id"),
-                "model": _first_string(raw, "model"),
-                "service_tier": _last_string(raw, "service_tier"),
+                "id": first_string(raw, "id"),
+                "model": first_string(raw, "model"),
+                "service_tier": last_string(raw, "service_tier"),
             }
         )
-        status = _first_string(raw, "status")
+        status = first_string(raw, "status")
         if status is not None:
-            reason = {"reason": _first_string(raw, "reason")}
+            reason = {"reason": first_string(raw, "reason")}
             background = {"background": True} if _BACKGROUND.search(raw) else {}
             result.status({"status": status, "incomplete_details": reason, **background})
         # the output items in the head and tail kept: web searches come first, before the message
@@ -382,13 +378,3 @@ def _first_events_add(chunk: bytes, tail: int, events: int, result: ResponseStat
 def _sniff_usage_event(raw: bytes) -> bool:
     """An unnamed event that may be a usage-carrying Responses or image event."""
     return b'.completed"' in raw or b'"response.incomplete"' in raw or b'"response.failed"' in raw
-
-
-def _first_string(raw: bytes, key: str) -> str | None:
-    match = _STRING_FIELD[key].search(raw)
-    return match.group(1).decode("utf-8", "replace") if match else None
-
-
-def _last_string(raw: bytes, key: str) -> str | None:
-    found = _STRING_FIELD[key].findall(raw)
-    return found[-1].decode("utf-8", "replace") if found else None
