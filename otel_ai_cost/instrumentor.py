@@ -8,6 +8,7 @@ library not imported yet is wrapped when it is imported, so instrumenting costs 
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import sys
 from collections.abc import Collection
@@ -25,13 +26,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-HTTP_LIBRARIES = ("httpx2", "httpx")
+_TRANSPORTS = (
+    ("httpx2", "httpx_send"),
+    ("httpx", "httpx_send"),
+    ("requests", "requests_send"),
+    ("botocore.client", "botocore_send"),
+    ("aiohttp", "aiohttp_send"),
+)
+"""(library, our transport module in `otel_ai_cost.transports`): each module's `install` and
+`uninstall` put its hooks on the library and take them off."""
 _INSTRUMENTS_ANY = ("httpx2 >= 2.0", "httpx >= 0.23", "botocore >= 1.34", "requests >= 2.28", "aiohttp >= 3.9")
 _VERSION = "0.1.0"
 
 
 class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Prices every GenAI API request sent through httpx2 or httpx.
+    """Prices every GenAI API request sent through httpx2, httpx, requests, aiohttp or botocore.
 
     `instrument()` accepts `tracer_provider`, `meter_provider` and `price_engine` (a
     `PriceEngine`); everything else comes from `OTEL_AI_COST_*` settings. Instrumenting twice is
@@ -80,118 +89,34 @@ class AICostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         state: dict[str, Any] = {"recorder": recorder, "endpoints": endpoints, "hooks": []}
         AICostInstrumentor._active = state
-        for name in HTTP_LIBRARIES:
-            if name in sys.modules:
-                _wrap(sys.modules[name], state)
+        for library, transport in _TRANSPORTS:
+            wrap = functools.partial(_wrap, state=state, transport=transport)
+            if library in sys.modules:
+                wrap(sys.modules[library])
             else:
-                wrapt.register_post_import_hook(functools.partial(_wrap, state=state), name)
-        if "requests" in sys.modules:
-            _wrap_requests(sys.modules["requests"], state)
-        else:
-            wrapt.register_post_import_hook(functools.partial(_wrap_requests, state=state), "requests")
-        if "botocore.client" in sys.modules:
-            _wrap_botocore(sys.modules["botocore.client"], state)
-        else:
-            wrapt.register_post_import_hook(functools.partial(_wrap_botocore, state=state), "botocore.client")
-        if "aiohttp" in sys.modules:
-            _wrap_aiohttp(sys.modules["aiohttp"], state)
-        else:
-            wrapt.register_post_import_hook(functools.partial(_wrap_aiohttp, state=state), "aiohttp")
+                wrapt.register_post_import_hook(wrap, library)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         installed = AICostInstrumentor._active.get("hooks", ())
         AICostInstrumentor._active = {}
-        from otel_ai_cost.transports.common import live_hooks, take_out
-
-        for name in HTTP_LIBRARIES:
-            module = sys.modules.get(name)
-            if module is not None and "otel_ai_cost.transports.httpx_send" in sys.modules:
-                from otel_ai_cost.transports.httpx_send import SendHooks
-
-                hooks = live_hooks(module.Client.__dict__.get("send"), SendHooks) or live_hooks(
-                    module.AsyncClient.__dict__.get("send"), SendHooks
-                )
-                if hooks is not None:
-                    take_out(hooks, module.Client, "send")
-                    take_out(hooks, module.AsyncClient, "send")
-        requests_module = sys.modules.get("requests")
-        if requests_module is not None and "otel_ai_cost.transports.requests_send" in sys.modules:
-            from otel_ai_cost.transports.requests_send import RequestsHooks
-
-            requests_hooks = live_hooks(requests_module.Session.__dict__.get("send"), RequestsHooks)
-            if requests_hooks is not None:
-                take_out(requests_hooks, requests_module.Session, "send")
-        botocore_client = sys.modules.get("botocore.client")
-        if botocore_client is not None:
-            from otel_ai_cost.transports import botocore_send
-
-            botocore_send.uninstall(botocore_client)
-        aiohttp_module = sys.modules.get("aiohttp")
-        if aiohttp_module is not None and "otel_ai_cost.transports.aiohttp_send" in sys.modules:
-            from otel_ai_cost.transports import aiohttp_send
-
-            aiohttp_send.uninstall(aiohttp_module)
+        for library, transport in _TRANSPORTS:
+            module = sys.modules.get(library)
+            hooks_module = sys.modules.get(f"otel_ai_cost.transports.{transport}")  # not imported: nothing installed
+            if module is not None and hooks_module is not None:
+                hooks_module.uninstall(module)
         for hooks in installed:  # also those another instrumentation's plain function hides from `take_out`
             hooks.enabled = False
 
 
-def _wrap(module: Any, state: dict[str, Any]) -> None:
-    """Wrap one library's send methods, unless this instrumentation was switched off meanwhile."""
+def _wrap(module: Any, state: dict[str, Any], transport: str) -> None:
+    """Install a transport's hooks on its library, unless this instrumentation was switched off meanwhile."""
     if AICostInstrumentor._active is not state:
         return
     try:
-        from otel_ai_cost.transports.common import live_hooks
-        from otel_ai_cost.transports.httpx_send import SendHooks
-
-        if live_hooks(module.Client.__dict__.get("send"), SendHooks) is not None:
-            return
-        hooks = SendHooks(module, state["recorder"], state["endpoints"])
-        wrapt.wrap_function_wrapper(module, "Client.send", hooks.send)
-        wrapt.wrap_function_wrapper(module, "AsyncClient.send", hooks.send_async)
-        state["hooks"].append(hooks)
+        hooks_module = importlib.import_module(f"otel_ai_cost.transports.{transport}")
+        state["hooks"].append(hooks_module.install(module, state["recorder"], state["endpoints"]))
     except Exception:
         logger.exception("otel-ai-cost: could not instrument %s", getattr(module, "__name__", module))
-
-
-def _wrap_requests(module: Any, state: dict[str, Any]) -> None:
-    """Wrap `requests.Session.send`, unless this instrumentation was switched off meanwhile."""
-    if AICostInstrumentor._active is not state:
-        return
-    try:
-        from otel_ai_cost.transports.common import live_hooks
-        from otel_ai_cost.transports.requests_send import RequestsHooks
-
-        if live_hooks(module.Session.__dict__.get("send"), RequestsHooks) is not None:
-            return
-        hooks = RequestsHooks(state["recorder"], state["endpoints"])
-        wrapt.wrap_function_wrapper(module, "Session.send", hooks.send)
-        state["hooks"].append(hooks)
-    except Exception:
-        logger.exception("otel-ai-cost: could not instrument requests")
-
-
-def _wrap_botocore(module: Any, state: dict[str, Any]) -> None:
-    """Wrap botocore's `BaseClient._make_api_call` (Bedrock Runtime), unless switched off meanwhile."""
-    if AICostInstrumentor._active is not state:
-        return
-    try:
-        from otel_ai_cost.transports import botocore_send
-
-        state["hooks"].append(botocore_send.install(module, state["recorder"]))
-    except Exception:
-        logger.exception("otel-ai-cost: could not instrument botocore")
-
-
-def _wrap_aiohttp(module: Any, state: dict[str, Any]) -> None:
-    """Wrap aiohttp's `ClientSession._request` and its response bodies, unless switched off meanwhile."""
-    if AICostInstrumentor._active is not state:
-        return
-    try:
-        from otel_ai_cost.transports import aiohttp_send
-
-        state["hooks"].append(aiohttp_send.install(module, state["recorder"], state["endpoints"]))
-    except Exception:
-        logger.exception("otel-ai-cost: could not instrument aiohttp")
 
 
 def _tag_policy(settings: Settings, resource_attributes: Any) -> TagPolicy:

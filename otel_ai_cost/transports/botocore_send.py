@@ -39,8 +39,9 @@ from otel_ai_cost.transports.common import (
 SERVICE = "bedrock-runtime"
 
 
-def install(module: ModuleType, recorder: Recorder) -> BotocoreHooks:
-    """Wrap `module.BaseClient._make_api_call` (module is `botocore.client`), once; the hooks in force."""
+def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None = None) -> BotocoreHooks:
+    """Wrap `module.BaseClient._make_api_call` (module is `botocore.client`), once; the hooks in force.
+    `endpoints` is not used: Bedrock Runtime is known by its service name, wherever it is served."""
     hooks = live_hooks(module.BaseClient.__dict__.get("_make_api_call"), BotocoreHooks)
     if hooks is None:
         hooks = BotocoreHooks(recorder)

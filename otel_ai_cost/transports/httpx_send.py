@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, M
 from types import ModuleType
 from typing import Any
 
+import wrapt
+
 from otel_ai_cost.providers.base import WireProtocol
 from otel_ai_cost.providers.multipart import MAX_PARTS
 from otel_ai_cost.providers.routing import Router
@@ -24,14 +26,36 @@ from otel_ai_cost.transports.common import (
     Sink,
     begin_call,
     end_when_dropped,
+    live_hooks,
     no_usage,
     parse_whole,
     send_in_call,
     send_in_call_async,
+    take_out,
     tee,
 )
 
-__all__ = ["SendHooks"]
+__all__ = ["SendHooks", "install", "uninstall"]
+
+
+def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None) -> SendHooks:
+    """Wrap `Client.send` and `AsyncClient.send` of `module` (httpx or httpx2), once; the hooks in force."""
+    hooks = live_hooks(module.Client.__dict__.get("send"), SendHooks)
+    if hooks is None:
+        hooks = SendHooks(module, recorder, endpoints)
+        wrapt.wrap_function_wrapper(module, "Client.send", hooks.send)
+        wrapt.wrap_function_wrapper(module, "AsyncClient.send", hooks.send_async)
+    return hooks
+
+
+def uninstall(module: ModuleType) -> None:
+    """Restore the original methods; one another instrumentation wrapped since stays, ours switched off."""
+    hooks = live_hooks(module.Client.__dict__.get("send"), SendHooks) or live_hooks(
+        module.AsyncClient.__dict__.get("send"), SendHooks
+    )
+    if hooks is not None:
+        take_out(hooks, module.Client, "send")
+        take_out(hooks, module.AsyncClient, "send")
 
 
 class SendHooks:

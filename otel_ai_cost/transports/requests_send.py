@@ -18,7 +18,7 @@ from inside `send` belong to the outer call (see `common.sending`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from types import FunctionType
+from types import FunctionType, ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,11 +32,29 @@ from otel_ai_cost.transports.common import (
     Sink,
     begin_call,
     end_when_dropped,
+    live_hooks,
     no_usage,
     parse_whole,
     send_in_call,
+    take_out,
     tee,
 )
+
+
+def install(module: ModuleType, recorder: Recorder, endpoints: Mapping[str, str] | None) -> RequestsHooks:
+    """Wrap `requests.Session.send` (module is `requests`), once; the hooks in force."""
+    hooks = live_hooks(module.Session.__dict__.get("send"), RequestsHooks)
+    if hooks is None:
+        hooks = RequestsHooks(recorder, endpoints)
+        wrapt.wrap_function_wrapper(module, "Session.send", hooks.send)
+    return hooks
+
+
+def uninstall(module: ModuleType) -> None:
+    """Restore the original method; if another instrumentation wrapped ours since, switch ours off instead."""
+    hooks = live_hooks(module.Session.__dict__.get("send"), RequestsHooks)
+    if hooks is not None:
+        take_out(hooks, module.Session, "send")
 
 
 class RequestsHooks:

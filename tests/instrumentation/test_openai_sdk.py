@@ -607,7 +607,7 @@ def test_a_second_wrap_of_an_instrumented_library_is_skipped(telemetry: Telemetr
     from otel_ai_cost.instrumentor import _wrap
 
     send = httpx2.Client.__dict__["send"]
-    _wrap(httpx2, AICostInstrumentor._active)
+    _wrap(httpx2, AICostInstrumentor._active, "httpx_send")
     assert httpx2.Client.__dict__["send"] is send  # not a wrapper of our wrapper
     ask(client(handler()))
     assert len(telemetry.finished()) == 1
