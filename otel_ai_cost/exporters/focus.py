@@ -370,12 +370,13 @@ def _region(provider: str, host: str) -> str | None:
 # ---------------------------------------------------------------- writing
 
 
-_FILE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+_FORMAT_OF_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+"""The suffixes that make a path a FOCUS file (else a directory), and the format each says."""
 
 
 def _path_problem(path: Path) -> str | None:
     """Why `path` can be neither a FOCUS file (known by its suffix) nor a directory; None when it can."""
-    if path.suffix.lower() in _FILE_SUFFIXES:
+    if path.suffix.lower() in _FORMAT_OF_SUFFIX:
         return None
     try:
         if path.is_dir():
@@ -390,8 +391,7 @@ def _path_problem(path: Path) -> str | None:
 
 
 def format_for(path: str | os.PathLike[str], default: str = "csv") -> str:
-    suffix = Path(path).suffix.lower().lstrip(".")
-    return {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl", "parquet": "parquet"}.get(suffix, default)
+    return _FORMAT_OF_SUFFIX.get(Path(path).suffix.lower(), default)
 
 
 def _iso(value: datetime) -> str:
@@ -576,7 +576,7 @@ class FocusSpanExporter(SpanExporter):
             then = f"writing to ./{fallback} instead" if fallback != self._path else "no rows can be written"
             logger.error("otel-ai-cost: %s %s, or a directory; %s", where, problem, then)
             self._path = fallback
-        self._is_file = self._path.suffix.lower() in _FILE_SUFFIXES
+        self._is_file = self._path.suffix.lower() in _FORMAT_OF_SUFFIX
         self._format = chosen or (format_for(self._path) if self._is_file else "csv")
         if self._format == "parquet" and not parquet_available():
             logger.error("otel-ai-cost: FOCUS Parquet needs pyarrow (pip install 'otel-ai-cost[parquet]'); writing csv")
